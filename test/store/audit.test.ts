@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { open } from 'lmdb';
+import { Packr } from 'msgpackr';
+import { join } from 'node:path';
+import { SimulatedClock } from '../../shared/clock.ts';
+import { SeededRandom } from '../../shared/random.ts';
+import { auditEntryHash, auditTail, checkpointDue, verifyAudit, writeCheckpoint, type AuditEntry } from '../../shared/store/audit.ts';
+import { createIdentity, identitySigner } from '../../shared/store/identity.ts';
+import { DeviceStore, STORE_FILE } from '../../shared/store/store.ts';
+import { Vault } from '../../shared/store/vault.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', moreTypes: false });
+const FAST_KDF = { N: 1024, r: 8, p: 1 };
+
+/** A provisioned store with `entries` audit entries and a checkpoint every `every` entries. */
+async function buildLog(entries: number, every = 10): Promise<{ dir: string; identity: string }> {
+  const dir = tempDir();
+  const clock = new SimulatedClock();
+  const random = new SeededRandom('audit');
+  const store = DeviceStore.open(dir, { app: 'test', schemaVersion: 1, clock });
+  const vault = new Vault(store, random);
+  vault.initialise('2468', { kdf: FAST_KDF });
+  const identity = store.transact((tx) => createIdentity(tx, vault, random, clock.now()));
+  const signer = identitySigner(store, vault);
+  for (let i = 0; i < entries; i++) {
+    clock.advanceSync(1000);
+    store.transact((tx) => {
+      tx.audit('approval.granted', { userTxNo: `tx-${i}`, amount: i * 1000, coin: 'BTC' });
+      if (checkpointDue(tx, every)) writeCheckpoint(tx, 'test', signer, clock.now());
+    });
+  }
+  await store.close();
+  return { dir, identity };
+}
+
+/** Edits the raw audit database of a closed store, bypassing every check. */
+async function tamper(dir: string, edit: (db: { get: (k: number) => AuditEntry | undefined; put: (k: number, v: unknown) => void; del: (k: number) => void; headPut: (v: unknown) => void }) => void): Promise<void> {
+  const root = open({ path: join(dir, STORE_FILE), maxDbs: 64 });
+  const audit = root.openDB({ name: 'sys.audit', encoding: 'binary' });
+  const head = root.openDB({ name: 'sys.audit-head', encoding: 'binary' });
+  root.transactionSync(() => {
+    edit({
+      get: (k) => {
+        const raw = audit.getBinary(k);
+        return raw === undefined ? undefined : (packr.unpack(raw) as AuditEntry);
+      },
+      put: (k, v) => audit.putSync(k, packr.pack(v)),
+      del: (k) => audit.removeSync(k),
+      headPut: (v) => head.putSync('head', packr.pack(v)),
+    });
+  });
+  await root.close();
+}
+
+function verify(dir: string, identity?: string): ReturnType<typeof verifyAudit> {
+  const store = DeviceStore.openForInspection(dir);
+  try {
+    return verifyAudit(store, 'test', identity);
+  } finally {
+    void store.close();
+  }
+}
+
+describe('audit log', () => {
+  it('chains every entry to the previous one and verifies with its checkpoints', async () => {
+    const { dir, identity } = await buildLog(35);
+    const report = verify(dir, identity);
+    expect(report.ok).toBe(true);
+    expect(report.problems).toEqual([]);
+    // store.created, vault.initialised, identity.created, then 35 approvals
+    expect(report.entries).toBe(38);
+    expect(report.checkpoints).toBe(3);
+    expect(report.lastCheckpointSeq).toBe(30); // checkpoints at 10, 20, 30
+    expect(report.uncoveredEntries).toBe(8);
+    const store = DeviceStore.openForInspection(dir);
+    const tail = auditTail(store, 2);
+    expect(tail[1]!.prev).toBe(tail[0]!.hash);
+    expect(tail[1]!.hash).toBe(auditEntryHash(tail[1]!));
+    await store.close();
+  });
+
+  it('names an edited entry', async () => {
+    const { dir, identity } = await buildLog(20);
+    await tamper(dir, (db) => {
+      const e = db.get(12)!;
+      db.put(12, { ...e, details: { ...e.details, amount: 999_999 } });
+    });
+    const report = verify(dir, identity);
+    expect(report.ok).toBe(false);
+    expect(report.firstBadSeq).toBe(12);
+    expect(report.problems.map((p) => p.code)).toContain('AUDIT_HASH');
+  });
+
+  it('names a rewritten stretch even when every later hash was recomputed', async () => {
+    const { dir, identity } = await buildLog(30);
+    await tamper(dir, (db) => {
+      // Forge entry 15 and re-chain everything after it, as an attacker with the file would.
+      let prev = db.get(14)!.hash;
+      for (let seq = 15; db.get(seq) !== undefined; seq++) {
+        const e = db.get(seq)!;
+        const details = seq === 15 ? { ...e.details, amount: 1 } : e.details;
+        const forged = { ...e, details, prev };
+        const hash = auditEntryHash(forged);
+        db.put(seq, { ...forged, hash });
+        prev = hash;
+      }
+      const last = [...Array(100).keys()].reverse().find((k) => db.get(k) !== undefined)!;
+      db.headPut({ seq: last, hash: db.get(last)!.hash });
+    });
+    const report = verify(dir, identity);
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]!.code).toBe('AUDIT_CHECKPOINT_HASH');
+    // The checkpoint at 10 still matches; the one at 20 does not: the edit lies in 11..20.
+    expect(report.firstBadSeq).toBe(11);
+    expect(report.problems[0]!.message).toContain('11..20');
+  });
+
+  it('names a removed entry', async () => {
+    const { dir, identity } = await buildLog(20);
+    await tamper(dir, (db) => db.del(9));
+    const report = verify(dir, identity);
+    expect(report.firstBadSeq).toBe(9);
+    expect(report.problems[0]!.code).toBe('AUDIT_GAP');
+  });
+
+  it('names reordered entries', async () => {
+    const { dir, identity } = await buildLog(20);
+    await tamper(dir, (db) => {
+      const a = db.get(7)!;
+      const b = db.get(8)!;
+      db.put(7, b);
+      db.put(8, a);
+    });
+    const report = verify(dir, identity);
+    expect(report.firstBadSeq).toBe(7);
+    expect(report.problems.map((p) => p.code)).toContain('AUDIT_SEQ');
+  });
+
+  it('detects a truncated tail through the head record and through checkpoints', async () => {
+    const { dir, identity } = await buildLog(20);
+    await tamper(dir, (db) => {
+      for (let seq = 18; seq <= 23; seq++) db.del(seq);
+    });
+    const report = verify(dir, identity);
+    expect(report.ok).toBe(false);
+    expect(report.firstBadSeq).toBe(18);
+    expect(report.problems.map((p) => p.code)).toContain('AUDIT_TRUNCATED');
+
+    const again = await buildLog(20);
+    await tamper(again.dir, (db) => {
+      for (let seq = 18; seq <= 23; seq++) db.del(seq);
+      db.headPut({ seq: 17, hash: db.get(17)!.hash }); // the attacker fixes the head too
+    });
+    const second = verify(again.dir, again.identity);
+    expect(second.ok).toBe(false);
+    // The checkpoint at 20 signs an entry that is gone.
+    expect(second.problems.some((p) => p.code === 'AUDIT_TRUNCATED' && p.seq === 20)).toBe(true);
+  });
+
+  it('refuses checkpoints signed by another key, or with a broken signature', async () => {
+    const { dir } = await buildLog(12);
+    const other = '02' + '11'.repeat(32);
+    const report = verify(dir, other);
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]!.code).toBe('AUDIT_CHECKPOINT_IDENTITY');
+  });
+
+  it('keeps secrets out: an audit detail named like a secret is a programmer error', async () => {
+    const store = DeviceStore.open(tempDir(), { app: 'test', schemaVersion: 1, clock: new SimulatedClock() });
+    expect(() => store.transact((tx) => tx.audit('oops', { mnemonic: 'abandon' }))).toThrow(/secret/);
+    expect(() => store.transact((tx) => tx.audit('oops', { PIN: '1234' }))).toThrow(/secret/);
+    await store.close();
+  });
+});

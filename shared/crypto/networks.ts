@@ -54,7 +54,10 @@ const VPUB = { public: 0x045f1cf6, private: 0x045f18bc }; // vpub / vprv (SLIP-0
 
 const BTC_MESSAGE_PREFIX = '\x18Bitcoin Signed Message:\n';
 
-export const NETWORKS = {
+export const NETWORK_IDS = ['btc-main', 'btc-test', 'btc-regtest', 'ltc-main', 'doge-main'] as const;
+export type NetworkId = (typeof NETWORK_IDS)[number];
+
+export const NETWORKS: Readonly<Record<NetworkId, NetworkParams>> = {
   'btc-main': {
     id: 'btc-main',
     coin: 'BTC',
@@ -127,10 +130,7 @@ export const NETWORKS = {
     maxMoney: 10_000_000_000n * 100_000_000n,
     decimals: 8,
   },
-} as const satisfies Record<string, NetworkParams>;
-
-export type NetworkId = keyof typeof NETWORKS;
-export const NETWORK_IDS = Object.keys(NETWORKS) as NetworkId[];
+};
 
 export function isCoin(value: string): value is Coin {
   return (COINS as readonly string[]).includes(value);

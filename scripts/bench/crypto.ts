@@ -1,0 +1,93 @@
+/**
+ * Crypto figures: a 1,000-address batch from an account xpub (ours; @scure/bip32 child by
+ * child; bitcoinjs-lib + bip32 + tiny-secp256k1), outputs asserted identical; and BIP-137
+ * verification (ours vs bitcoinjs-message).
+ * @module
+ */
+import { deepStrictEqual } from 'node:assert';
+import { HDKey } from '@scure/bip32';
+import { p2pkhAddress, p2wpkhAddress } from '../../shared/crypto/address.ts';
+import { accountSpec, deriveAddresses, exportAccountXpub, importAccountXpub, mnemonicToSeed } from '../../shared/crypto/hd.ts';
+import { signMessage, verifyMessageWithAddress } from '../../shared/crypto/message-signature.ts';
+import { NETWORKS, type AddressType, type NetworkParams } from '../../shared/crypto/networks.ts';
+import { secp } from '../../shared/crypto/secp.ts';
+import { SeededRandom } from '../../shared/random.ts';
+import { bitcoinMessage, oracleAccount, oracleAddresses } from '../../test/oracle/bitcoinjs.ts';
+import { figure, measure, type Figure } from './harness.ts';
+
+const BATCH = 1000;
+const MNEMONIC = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about';
+
+const VARIANTS: Array<{ network: NetworkParams; type: AddressType }> = [
+  { network: NETWORKS['btc-main'], type: 'p2pkh' },
+  { network: NETWORKS['btc-main'], type: 'p2wpkh' },
+  { network: NETWORKS['ltc-main'], type: 'p2pkh' },
+  { network: NETWORKS['ltc-main'], type: 'p2wpkh' },
+  { network: NETWORKS['doge-main'], type: 'p2pkh' },
+];
+
+/** @scure/bip32 used directly, child by child, with the address encoding done per child. */
+function scureChildByChild(xpub: string, network: NetworkParams, type: AddressType, from: number): string[] {
+  const versions = network.extendedKeyVersions[type === 'p2pkh' ? 44 : 84];
+  const chain = HDKey.fromExtendedKey(xpub, versions).deriveChild(0);
+  const out: string[] = [];
+  for (let i = from; i < from + BATCH; i++) {
+    const pub = chain.deriveChild(i).publicKey as Uint8Array;
+    out.push(type === 'p2pkh' ? p2pkhAddress(pub, network) : p2wpkhAddress(pub, network));
+  }
+  return out;
+}
+
+export function addressBatchFigures(quick: boolean): Figure[] {
+  const seed = mnemonicToSeed(MNEMONIC);
+  const figures: Figure[] = [];
+  for (const { network, type } of quick ? VARIANTS.slice(0, 1) : VARIANTS) {
+    const spec = accountSpec(network, type);
+    const xpub = exportAccountXpub(seed, spec);
+    const account = importAccountXpub(xpub, spec);
+    const peerAccount = oracleAccount(xpub, network, spec.purpose);
+    const batchNo = 7; // an arbitrary batch away from index 0
+    const from = batchNo * BATCH;
+    const ours = (): string[] => deriveAddresses(account, spec, 0, from, BATCH);
+    const scure = (): string[] => scureChildByChild(xpub, network, type, from);
+    const bitcoinjs = (): string[] => oracleAddresses(peerAccount, network, spec.purpose, 0, from, BATCH);
+    const expected = ours();
+    deepStrictEqual(scure(), expected, `@scure/bip32 batch differs for ${network.id} ${type}`);
+    deepStrictEqual(bitcoinjs(), expected, `bitcoinjs batch differs for ${network.id} ${type}`);
+    const timings = measure(
+      [
+        { name: 'ours', run: ours },
+        { name: '@scure/bip32 child by child', run: scure },
+        { name: 'bitcoinjs-lib + bip32 + tiny-secp256k1', run: bitcoinjs },
+      ],
+      quick ? { warmup: 1, minRuns: 2, minTimeMs: 0 } : {},
+    );
+    figures.push(figure(`address batch (1,000) ${network.id} ${type}`, timings, { identicalOutputs: true, batchNo }));
+  }
+  seed.fill(0);
+  return figures;
+}
+
+export function messageVerifyFigure(quick: boolean): Figure {
+  const random = new SeededRandom('bench/bip137');
+  const count = quick ? 20 : 200;
+  const cases = Array.from({ length: count }, (_, i) => {
+    const key = random.bytes(32);
+    const message = `{"coin_code":"BTC","is_dynamic_fee":0,"outs":"PING","user_tx_no":"bench-${i}"}`;
+    return { message, signature: signMessage(message, key), address: p2pkhAddress(secp.getPublicKey(key, true), NETWORKS['btc-main']) };
+  });
+  const ours = (): void => {
+    for (const c of cases) if (!verifyMessageWithAddress(c.message, c.signature, c.address)) throw new Error('ours rejected a valid signature');
+  };
+  const peer = (): void => {
+    for (const c of cases) if (!bitcoinMessage.verify(c.message, c.address, c.signature)) throw new Error('bitcoinjs-message rejected a valid signature');
+  };
+  const timings = measure(
+    [
+      { name: 'ours', run: ours },
+      { name: 'bitcoinjs-message', run: peer },
+    ],
+    quick ? { warmup: 1, minRuns: 2, minTimeMs: 0 } : {},
+  );
+  return figure(`BIP-137 verify x${count}`, timings, { perSignatureUs: Math.round(((timings[0]?.medianMs ?? 0) / count) * 1000) });
+}

@@ -1,0 +1,30 @@
+/**
+ * `hsm bench` (= `npm run bench`): prints JSON figures, each ours against peer libraries
+ * measured side by side in the same run.
+ * @module
+ */
+import { cpus } from 'node:os';
+import type { Command } from 'commander';
+import { addressBatchFigures, messageVerifyFigure } from '../bench/crypto.ts';
+import { run } from './output.ts';
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('run the benchmarks and print JSON figures (ratios against peer libraries)')
+    .option('--quick', 'one short round of each, to check the harness')
+    .action((options: { quick?: boolean }) =>
+      run({ json: true }, () => {
+        const quick = options.quick ?? false;
+        const figures = [...addressBatchFigures(quick), messageVerifyFigure(quick)];
+        const result = {
+          node: process.version,
+          cpu: cpus()[0]?.model ?? 'unknown',
+          cores: cpus().length,
+          quick,
+          figures,
+        };
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      }),
+    );
+}

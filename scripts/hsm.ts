@@ -1,0 +1,46 @@
+/**
+ * `hsm`: the command-line entry to everything the project runs: the devices, the simulated
+ * world, and the offline tools. Subcommands live in scripts/cli/, one module per group.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerAudit } from './cli/audit.ts';
+import { registerBench } from './cli/bench.ts';
+import { registerKeys } from './cli/keys.ts';
+import { registerMsg } from './cli/msg.ts';
+import { registerVtest } from './cli/vtest.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('hsm')
+    .description('ChainCloud HSM-Hot / HSM-Cold firmware, emulator and tools')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('start')
+    .description('the main job: until the simulated rig exists, this prints the command overview')
+    .action(() => {
+      program.outputHelp();
+    });
+
+  program
+    .command('demo')
+    .description('the end-to-end story of the simulated system (not built yet)')
+    .action(() => {
+      process.stderr.write('hsm demo: not built yet; the simulated rig and its demo story come with a later release.\n');
+      process.exitCode = 1;
+    });
+
+  registerKeys(program);
+  registerMsg(program);
+  registerVtest(program);
+  registerAudit(program);
+  registerBench(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

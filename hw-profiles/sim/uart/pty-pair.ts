@@ -1,0 +1,76 @@
+/**
+ * A real pty pair from socat, for end-to-end tests with the real serialport bindings and for
+ * serving emulated devices to outside programs (Gammu, picocom):
+ *
+ *   socat -d -d pty,raw,echo=0,link=<a> pty,raw,echo=0,link=<b>
+ *
+ * When the last process holding one slave closes it, the master reads EIO and socat exits,
+ * taking both ends with it. `keepOpen` holds a spare descriptor on each slave (never read), so
+ * a device process can close, crash and reopen its end while the pair stays up.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { HsmError } from '../../../shared/errors.ts';
+
+export interface PtyPairOptions {
+  /** Symlink paths for the two ends. */
+  linkA: string;
+  linkB: string;
+  /** Hold a spare fd on each slave so ends can be reopened. Default true. */
+  keepOpen?: boolean;
+  /** How long to wait for socat to create the links. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+export interface PtyPair {
+  readonly pathA: string;
+  readonly pathB: string;
+  readonly pid: number | undefined;
+  /** Whether socat is still running. */
+  readonly alive: boolean;
+  close(): Promise<void>;
+}
+
+export async function createPtyPair(options: PtyPairOptions): Promise<PtyPair> {
+  const { linkA, linkB } = options;
+  const child: ChildProcess = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${linkA}`, `pty,raw,echo=0,link=${linkB}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  let exited = false;
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exitPromise = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), resolve())));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.on('error', (error) => reject(new HsmError('PTY_SOCAT', `cannot run socat (is it installed?): ${error.message}`, { cause: error }))),
+  );
+
+  const deadline = Date.now() + (options.timeoutMs ?? 5000);
+  const ready = (async (): Promise<void> => {
+    while (!(existsSync(linkA) && existsSync(linkB) && /PTY is[\s\S]*PTY is[\s\S]*starting data transfer loop/.test(stderr))) {
+      if (exited) throw new HsmError('PTY_SOCAT', `socat exited before the ptys were ready: ${stderr.trim()}`);
+      if (Date.now() > deadline) throw new HsmError('PTY_SOCAT', `socat did not create ${linkA} and ${linkB} in time`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  await Promise.race([ready, spawnError]);
+
+  const spares: number[] = [];
+  if (options.keepOpen ?? true) {
+    for (const path of [linkA, linkB]) spares.push(openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK));
+  }
+
+  return {
+    pathA: linkA,
+    pathB: linkB,
+    pid: child.pid,
+    get alive() {
+      return !exited;
+    },
+    async close() {
+      for (const fd of spares.splice(0)) closeSync(fd);
+      if (!exited) child.kill('SIGTERM');
+      await exitPromise;
+    },
+  };
+}

@@ -1,0 +1,688 @@
+/**
+ * The link session (layers 2-3; notes/serial-link.md §1 "ARQ" and "Session setup"):
+ * handshake, stop-and-wait ARQ, fragmentation, keepalive and re-keying over one `Port`.
+ *
+ * - Handshake: HELLO{nonce} every ~500 ms (±20 %) until a HELLO_ACK{echo, nonce} arrives;
+ *   both are tagged with the pairing's hello key. If both sides say HELLO at once, HSM-Cold
+ *   answers HSM-Hot's and drops its own. A HELLO with a higher epoch means the peer rebooted:
+ *   the session resets. Epochs only go up; lower ones are stale and dropped.
+ * - ARQ: one DATA frame in flight per direction, 16-bit sequence numbers, cumulative ACKs
+ *   (piggybacked when a reply is ready, bare otherwise), retransmission with RFC 6298 RTT
+ *   estimation, exponential backoff and jitter; after `maxRetries` the link is reported down
+ *   and a new handshake starts.
+ * - Damage feedback: a receiver that drops a damaged frame answers with its current ACK at
+ *   once; a sender whose frame should have arrived by then and is acknowledged only up to the
+ *   one before it retransmits without waiting for the timeout (once per transmission).
+ * - A frame naming a session the receiver does not have gets ERR{UNKNOWN_SESSION}, which makes
+ *   the sender handshake again.
+ * - Messages larger than one frame travel as consecutive DATA frames with the MORE flag.
+ * - Nothing here is durable: queued messages are dropped when a session ends. Exactly-once
+ *   delivery is the RPC layer's job (rpc.ts), which re-sends on every new session.
+ * @module
+ */
+import type { Clock, TimerHandle } from '../clock.ts';
+import { HsmError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import type { Port } from '../port.ts';
+import type { RandomSource } from '../random.ts';
+import { FRAME_FLAG, FRAME_TYPE, FrameDecoder, MAX_PAYLOAD, encodeFrame, encodeHeader, type Frame } from './frame.ts';
+import {
+  NONCE_SIZE,
+  TAG_SIZE,
+  deriveSessionKeys,
+  helloKey,
+  helloTag,
+  helloTagValid,
+  open,
+  otherRole,
+  seal,
+  type LinkRole,
+  type SessionKeys,
+} from './link-crypto.ts';
+
+/** ERR frame payload codes. */
+export const LINK_ERROR = { UNKNOWN_SESSION: 1 } as const;
+/** Largest message the session reassembles (fragments beyond this are a protocol error). */
+export const MAX_MESSAGE = 256 * 1024;
+/** Data bytes one DATA frame carries once sealed. */
+export const FRAGMENT_SIZE = MAX_PAYLOAD - TAG_SIZE;
+const LAST_SEQ = 0xffff;
+
+export interface LinkTimings {
+  helloIntervalMs: number;
+  /** Initial retransmission timeout, before any RTT is measured. */
+  initialRtoMs: number;
+  maxRtoMs: number;
+  maxRetries: number;
+  keepaliveMs: number;
+  /** Keepalive intervals without any frame from the peer before the link is declared down. */
+  keepaliveMisses: number;
+}
+
+export const DEFAULT_TIMINGS: LinkTimings = {
+  helloIntervalMs: 500,
+  initialRtoMs: 250,
+  maxRtoMs: 2000,
+  maxRetries: 10,
+  keepaliveMs: 5000,
+  keepaliveMisses: 3,
+};
+
+export interface LinkSessionOptions {
+  port: Port;
+  clock: Clock;
+  random: RandomSource;
+  role: LinkRole;
+  linkKey: Uint8Array;
+  /** This boot's epoch (see epoch.ts); strictly greater than any earlier boot's. */
+  epoch: number;
+  /** Line rate, used to size timeouts to the time frames take on the wire. */
+  baudRate: number;
+  timings?: Partial<LinkTimings>;
+  log?: Logger;
+}
+
+export type LinkState = 'handshaking' | 'up' | 'stopped';
+
+export interface LinkStats {
+  state: LinkState;
+  epoch: number;
+  peerEpoch: number | null;
+  handshakes: number;
+  linkDowns: number;
+  framesSent: number;
+  framesReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  retransmissions: number;
+  duplicates: number;
+  crcFailures: number;
+  decodeFailures: number;
+  resyncs: number;
+  authFailures: number;
+  staleFrames: number;
+  errorsSent: number;
+  errorsReceived: number;
+  rttMs: { last: number | null; smoothed: number | null; min: number | null; max: number | null };
+}
+
+interface Fragment {
+  data: Uint8Array;
+  more: boolean;
+}
+
+interface InFlight {
+  seq: number;
+  fragment: Fragment;
+  attempts: number;
+  firstSentAt: number;
+  /** When the latest transmission has fully left the line. */
+  onWireUntil: number;
+  fastRetransmitted: boolean;
+  timer: TimerHandle | undefined;
+}
+
+type Listener<T> = (value: T) => void;
+
+export class LinkSession {
+  readonly role: LinkRole;
+  readonly epoch: number;
+  private readonly port: Port;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly linkKey: Uint8Array;
+  private readonly helloKey: Uint8Array;
+  private readonly timings: LinkTimings;
+  private readonly byteTimeMs: number;
+  private readonly log: Logger;
+  private readonly decoder: FrameDecoder;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  private stateValue: LinkState = 'handshaking';
+  private peerEpoch: number | null = null;
+  private highestPeerEpoch = 0;
+  private keys: SessionKeys | undefined;
+  private helloNonce: Uint8Array | undefined;
+  private helloTimer: TimerHandle | undefined;
+  /** The HELLO_ACK last sent, replayed when the same HELLO arrives again. */
+  private lastHelloAck: { peerNonce: string; peerEpoch: number; wire: Uint8Array } | undefined;
+
+  private nextSeq = 1;
+  private lastDelivered = 0;
+  private inFlight: InFlight | undefined;
+  private readonly queue: Fragment[] = [];
+  private reassembly: Uint8Array[] = [];
+  private reassemblySize = 0;
+  private ackOwed = false;
+  private ackTimer: TimerHandle | undefined;
+
+  private srtt: number | undefined;
+  private rttvar: number | undefined;
+  private lastHeardAt = 0;
+  private keepaliveTimer: TimerHandle | undefined;
+  private pingCounter = 0;
+  private pingSentAt = new Map<number, number>();
+  private lastErrAt = -Infinity;
+  private lastDamageAckAt = -Infinity;
+
+  private readonly listeners = {
+    message: new Set<Listener<Uint8Array>>(),
+    up: new Set<Listener<{ peerEpoch: number }>>(),
+    down: new Set<Listener<{ reason: string }>>(),
+  };
+  private readonly counters: Omit<LinkStats, 'state' | 'epoch' | 'peerEpoch' | 'rttMs' | 'crcFailures' | 'decodeFailures' | 'resyncs'> = {
+    handshakes: 0,
+    linkDowns: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    retransmissions: 0,
+    duplicates: 0,
+    authFailures: 0,
+    staleFrames: 0,
+    errorsSent: 0,
+    errorsReceived: 0,
+  };
+  private rtt = { last: null as number | null, min: null as number | null, max: null as number | null };
+
+  constructor(options: LinkSessionOptions) {
+    if (options.linkKey.length !== 32) throw new HsmError('LINK_KEY', 'the link key must be 32 bytes');
+    if (!Number.isInteger(options.epoch) || options.epoch < 1 || options.epoch > 0xffffffff) {
+      throw new HsmError('LINK_EPOCH', `boot epoch must be in 1..2^32-1, got ${options.epoch}`);
+    }
+    this.role = options.role;
+    this.epoch = options.epoch;
+    this.port = options.port;
+    this.clock = options.clock;
+    this.random = options.random;
+    this.linkKey = options.linkKey;
+    this.helloKey = helloKey(options.linkKey);
+    this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.byteTimeMs = 10_000 / options.baudRate;
+    this.log = options.log ?? silentLogger;
+    this.decoder = new FrameDecoder(
+      (frame) => this.onFrame(frame),
+      () => this.onDamage(),
+    );
+    this.unsubscribe.push(
+      this.port.onData((chunk) => {
+        this.counters.bytesReceived += chunk.length;
+        this.decoder.push(chunk);
+      }),
+    );
+  }
+
+  get state(): LinkState {
+    return this.stateValue;
+  }
+
+  get isUp(): boolean {
+    return this.stateValue === 'up';
+  }
+
+  onMessage(listener: Listener<Uint8Array>): () => void {
+    this.listeners.message.add(listener);
+    return () => this.listeners.message.delete(listener);
+  }
+
+  onUp(listener: Listener<{ peerEpoch: number }>): () => void {
+    this.listeners.up.add(listener);
+    return () => this.listeners.up.delete(listener);
+  }
+
+  onDown(listener: Listener<{ reason: string }>): () => void {
+    this.listeners.down.add(listener);
+    return () => this.listeners.down.delete(listener);
+  }
+
+  start(): void {
+    this.startHandshake();
+  }
+
+  /** Stops all timers and detaches from the port (the port itself stays open). */
+  stop(): void {
+    if (this.stateValue === 'stopped') return;
+    this.stateValue = 'stopped';
+    this.clearSessionTimers();
+    this.clock.clearTimeout(this.helloTimer);
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+
+  /**
+   * Queues a message for the peer. Returns false (and queues nothing) when the link is not up:
+   * the caller sends again after the next `up`.
+   */
+  send(message: Uint8Array): boolean {
+    if (this.stateValue !== 'up') return false;
+    if (message.length > MAX_MESSAGE) {
+      throw new HsmError('LINK_MESSAGE_SIZE', `message of ${message.length} bytes exceeds ${MAX_MESSAGE}`);
+    }
+    for (let offset = 0; offset === 0 || offset < message.length; offset += FRAGMENT_SIZE) {
+      const data = message.subarray(offset, offset + FRAGMENT_SIZE);
+      this.queue.push({ data, more: offset + FRAGMENT_SIZE < message.length });
+      if (message.length === 0) break;
+    }
+    this.counters.messagesSent++;
+    this.pump();
+    return true;
+  }
+
+  stats(): LinkStats {
+    const d = this.decoder.stats;
+    return {
+      state: this.stateValue,
+      epoch: this.epoch,
+      peerEpoch: this.peerEpoch,
+      ...this.counters,
+      crcFailures: d.dropped.FRAME_CRC,
+      decodeFailures: Object.values(d.dropped).reduce((a, b) => a + b, 0),
+      resyncs: d.resyncs,
+      rttMs: { last: this.rtt.last, smoothed: this.srtt ?? null, min: this.rtt.min, max: this.rtt.max },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Handshake
+
+  private startHandshake(): void {
+    if (this.stateValue === 'stopped') return;
+    this.stateValue = 'handshaking';
+    this.helloNonce = this.random.bytes(NONCE_SIZE);
+    this.counters.handshakes++;
+    this.sendHello();
+  }
+
+  private sendHello(): void {
+    if (this.stateValue !== 'handshaking' || this.helloNonce === undefined) return;
+    const header = { type: FRAME_TYPE.HELLO, flags: 0, srcEpoch: this.epoch, dstEpoch: 0, seq: 0, ack: 0 } as const;
+    const body = this.helloNonce;
+    const tag = helloTag(this.helloKey, encodeHeader(header, body.length + TAG_SIZE), body);
+    this.transmit({ ...header, payload: concat(body, tag) });
+    const jitter = 1 + (this.randomUnit() * 0.4 - 0.2);
+    this.helloTimer = this.clock.setTimeout(() => this.sendHello(), this.timings.helloIntervalMs * jitter);
+  }
+
+  private onHello(frame: Frame): void {
+    const body = frame.payload.subarray(0, frame.payload.length - TAG_SIZE);
+    if (frame.payload.length !== NONCE_SIZE + TAG_SIZE || !this.helloAuthentic(frame, body)) return;
+    if (frame.srcEpoch < this.highestPeerEpoch) {
+      this.counters.staleFrames++;
+      return;
+    }
+    const peerNonceHex = hex(body);
+    // A repeated HELLO (our HELLO_ACK was lost): answer it again, byte for byte.
+    if (this.lastHelloAck?.peerNonce === peerNonceHex && this.lastHelloAck.peerEpoch === frame.srcEpoch && this.stateValue === 'up') {
+      this.writeWire(this.lastHelloAck.wire);
+      return;
+    }
+    // Both sides said HELLO at once: HSM-Hot's wins, HSM-Cold answers it.
+    if (this.stateValue === 'handshaking' && this.role === 'hot') return;
+    const ownNonce = this.random.bytes(NONCE_SIZE);
+    const header = { type: FRAME_TYPE.HELLO_ACK, flags: 0, srcEpoch: this.epoch, dstEpoch: frame.srcEpoch, seq: 0, ack: 0 } as const;
+    const ackBody = concat(body, ownNonce);
+    const tag = helloTag(this.helloKey, encodeHeader(header, ackBody.length + TAG_SIZE), ackBody);
+    const wire = encodeFrame({ ...header, payload: concat(ackBody, tag) });
+    this.establish(frame.srcEpoch, { initiator: body, responder: ownNonce });
+    this.lastHelloAck = { peerNonce: peerNonceHex, peerEpoch: frame.srcEpoch, wire };
+    this.writeWire(wire);
+  }
+
+  private onHelloAck(frame: Frame): void {
+    const body = frame.payload.subarray(0, frame.payload.length - TAG_SIZE);
+    if (frame.payload.length !== 2 * NONCE_SIZE + TAG_SIZE || !this.helloAuthentic(frame, body)) return;
+    const echo = body.subarray(0, NONCE_SIZE);
+    if (this.stateValue !== 'handshaking' || this.helloNonce === undefined || frame.dstEpoch !== this.epoch || hex(echo) !== hex(this.helloNonce)) {
+      this.counters.staleFrames++;
+      return;
+    }
+    if (frame.srcEpoch < this.highestPeerEpoch) {
+      this.counters.staleFrames++;
+      return;
+    }
+    this.establish(frame.srcEpoch, { initiator: this.helloNonce, responder: body.subarray(NONCE_SIZE) });
+  }
+
+  private helloAuthentic(frame: Frame, body: Uint8Array): boolean {
+    const tag = frame.payload.subarray(frame.payload.length - TAG_SIZE);
+    if (helloTagValid(this.helloKey, encodeHeader(frame, frame.payload.length), body, tag)) return true;
+    this.counters.authFailures++;
+    return false;
+  }
+
+  private establish(peerEpoch: number, nonces: { initiator: Uint8Array; responder: Uint8Array }): void {
+    const wasUp = this.stateValue === 'up';
+    this.clearSessionTimers();
+    this.clock.clearTimeout(this.helloTimer);
+    this.helloNonce = undefined;
+    if (wasUp) this.reportDown('peer started a new session');
+    const epochs = this.role === 'hot' ? { hot: this.epoch, cold: peerEpoch } : { hot: peerEpoch, cold: this.epoch };
+    this.keys = deriveSessionKeys(this.linkKey, this.role, nonces, epochs);
+    this.peerEpoch = peerEpoch;
+    this.highestPeerEpoch = Math.max(this.highestPeerEpoch, peerEpoch);
+    this.resetArq();
+    this.stateValue = 'up';
+    this.lastHeardAt = this.clock.monotonic();
+    this.armKeepalive();
+    this.log.info({ epoch: this.epoch, peerEpoch, peer: otherRole(this.role) }, 'link up');
+    for (const l of [...this.listeners.up]) l({ peerEpoch });
+  }
+
+  private linkDown(reason: string): void {
+    if (this.stateValue !== 'up') return;
+    this.clearSessionTimers();
+    this.keys = undefined;
+    this.reportDown(reason);
+    this.startHandshake();
+  }
+
+  private reportDown(reason: string): void {
+    this.counters.linkDowns++;
+    this.log.warn({ reason }, 'link down');
+    for (const l of [...this.listeners.down]) l({ reason });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Receiving
+
+  private onFrame(frame: Frame): void {
+    if (this.stateValue === 'stopped') return;
+    this.counters.framesReceived++;
+    switch (frame.type) {
+      case FRAME_TYPE.HELLO:
+        this.onHello(frame);
+        return;
+      case FRAME_TYPE.HELLO_ACK:
+        this.onHelloAck(frame);
+        return;
+      case FRAME_TYPE.ERR:
+        this.onErr(frame);
+        return;
+      case FRAME_TYPE.PAIR:
+        return; // pairing frames are handled by the pairing exchange, not a session
+      default:
+        this.onSessionFrame(frame);
+    }
+  }
+
+  /** A damaged frame arrived: tell the peer where we are, at most once per short interval. */
+  private onDamage(): void {
+    if (this.stateValue !== 'up') return;
+    const now = this.clock.monotonic();
+    if (now - this.lastDamageAckAt < 64 * this.byteTimeMs) return;
+    this.lastDamageAckAt = now;
+    this.sendAck();
+  }
+
+  private onErr(frame: Frame): void {
+    this.counters.errorsReceived++;
+    // Only an error aimed at this boot, about the session we hold, makes us handshake again.
+    if (frame.dstEpoch !== this.epoch || frame.payload[0] !== LINK_ERROR.UNKNOWN_SESSION) return;
+    if (this.stateValue === 'up' && frame.srcEpoch >= (this.peerEpoch ?? 0)) this.linkDown('peer does not know this session');
+  }
+
+  private onSessionFrame(frame: Frame): void {
+    if (frame.dstEpoch !== this.epoch || this.stateValue !== 'up' || this.keys === undefined || frame.srcEpoch !== this.peerEpoch) {
+      if (frame.srcEpoch < this.highestPeerEpoch) {
+        this.counters.staleFrames++;
+        return;
+      }
+      this.counters.staleFrames++;
+      this.sendUnknownSession(frame.srcEpoch);
+      return;
+    }
+    if ((frame.flags & FRAME_FLAG.ENC) === 0) {
+      this.counters.authFailures++;
+      return;
+    }
+    const plaintext = open(this.keys.receive, encodeHeader(frame, frame.payload.length), frame.payload);
+    if (plaintext === undefined) {
+      this.counters.authFailures++;
+      return;
+    }
+    this.lastHeardAt = this.clock.monotonic();
+    if ((frame.flags & FRAME_FLAG.ACK_VALID) !== 0) this.onAck(frame.ack);
+    switch (frame.type) {
+      case FRAME_TYPE.DATA:
+        this.onData(frame, plaintext);
+        return;
+      case FRAME_TYPE.PING:
+        this.sendControl(FRAME_TYPE.PONG, frame.seq);
+        return;
+      case FRAME_TYPE.PONG: {
+        const sentAt = this.pingSentAt.get(frame.seq);
+        this.pingSentAt.delete(frame.seq);
+        if (sentAt !== undefined) this.recordRtt(this.clock.monotonic() - sentAt);
+        return;
+      }
+      default:
+        return; // ACK: handled above
+    }
+  }
+
+  private onData(frame: Frame, data: Uint8Array): void {
+    if (frame.seq === this.lastDelivered) {
+      this.counters.duplicates++;
+      this.sendAck(); // our ACK was lost: acknowledge again, deliver nothing
+      return;
+    }
+    if (frame.seq !== this.lastDelivered + 1) return;
+    this.lastDelivered = frame.seq;
+    this.reassemblySize += data.length;
+    if (this.reassemblySize > MAX_MESSAGE) {
+      this.linkDown('peer sent a message larger than the limit');
+      return;
+    }
+    this.reassembly.push(data);
+    this.ackOwed = true;
+    if ((frame.flags & FRAME_FLAG.MORE) === 0) {
+      const message = this.reassembly.length === 1 ? (this.reassembly[0] as Uint8Array) : concat(...this.reassembly);
+      this.reassembly = [];
+      this.reassemblySize = 0;
+      this.counters.messagesReceived++;
+      for (const l of [...this.listeners.message]) l(message);
+    }
+    // Give a reply queued by a listener the chance to carry the ACK; otherwise send it bare.
+    if (this.ackOwed && this.stateValue === 'up') {
+      this.clock.clearTimeout(this.ackTimer);
+      this.ackTimer = this.clock.setTimeout(() => {
+        if (this.ackOwed) this.sendAck();
+      }, 0);
+    }
+  }
+
+  private onAck(ack: number): void {
+    const flight = this.inFlight;
+    if (flight === undefined) return;
+    if (ack === flight.seq - 1 && !flight.fastRetransmitted && this.clock.monotonic() >= flight.onWireUntil) {
+      // The peer reports damage and still waits for this frame, which has left the line.
+      flight.fastRetransmitted = true;
+      this.clock.clearTimeout(flight.timer);
+      this.transmitInFlight();
+      return;
+    }
+    if (ack !== flight.seq) return;
+    this.clock.clearTimeout(flight.timer);
+    if (flight.attempts === 1) this.recordRtt(this.clock.monotonic() - flight.firstSentAt); // Karn's rule
+    this.inFlight = undefined;
+    this.pump();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Sending
+
+  private pump(): void {
+    if (this.stateValue !== 'up' || this.inFlight !== undefined) return;
+    const fragment = this.queue.shift();
+    if (fragment === undefined) return;
+    if (this.nextSeq > LAST_SEQ) {
+      // Re-key before the sequence number (and so the IV) could repeat; the RPC layer re-sends.
+      this.linkDown('sequence numbers exhausted, re-keying');
+      return;
+    }
+    this.inFlight = { seq: this.nextSeq++, fragment, attempts: 0, firstSentAt: this.clock.monotonic(), onWireUntil: 0, fastRetransmitted: false, timer: undefined };
+    this.transmitInFlight();
+  }
+
+  private transmitInFlight(): void {
+    const flight = this.inFlight;
+    if (flight === undefined || this.keys === undefined) return;
+    flight.attempts++;
+    if (flight.attempts > 1) this.counters.retransmissions++;
+    flight.fastRetransmitted = false;
+    let flags = FRAME_FLAG.ENC | (flight.fragment.more ? FRAME_FLAG.MORE : 0);
+    let ack = 0;
+    if (this.ackOwed || this.lastDelivered > 0) {
+      flags |= FRAME_FLAG.ACK_VALID;
+      ack = this.lastDelivered;
+      this.ackOwed = false;
+    }
+    this.sendSealed(FRAME_TYPE.DATA, flags, flight.seq, ack, flight.fragment.data);
+    const frameBytes = flight.fragment.data.length + 64;
+    flight.onWireUntil = this.clock.monotonic() + frameBytes * this.byteTimeMs;
+    flight.timer = this.clock.setTimeout(() => this.onRetransmitTimeout(), this.rto(flight.attempts, frameBytes));
+  }
+
+  private onRetransmitTimeout(): void {
+    const flight = this.inFlight;
+    if (flight === undefined) return;
+    if (flight.attempts >= this.timings.maxRetries) {
+      this.linkDown(`no acknowledgement after ${flight.attempts} attempts`);
+      return;
+    }
+    this.transmitInFlight();
+  }
+
+  /** RFC 6298 timeout, never below the time a frame and its ACK need on the wire; doubled per retry. */
+  private rto(attempt: number, frameBytes: number): number {
+    const wire = (frameBytes + 64) * this.byteTimeMs;
+    const base =
+      this.srtt === undefined || this.rttvar === undefined
+        ? Math.max(this.timings.initialRtoMs, 2 * wire)
+        : Math.max(this.srtt + 4 * this.rttvar, 2 * wire + 20);
+    const backoff = Math.min(this.timings.maxRtoMs, base * 2 ** (attempt - 1));
+    return backoff * (1 + (this.randomUnit() * 0.4 - 0.2));
+  }
+
+  private recordRtt(sample: number): void {
+    this.rtt.last = sample;
+    this.rtt.min = this.rtt.min === null ? sample : Math.min(this.rtt.min, sample);
+    this.rtt.max = this.rtt.max === null ? sample : Math.max(this.rtt.max, sample);
+    if (this.srtt === undefined || this.rttvar === undefined) {
+      this.srtt = sample;
+      this.rttvar = sample / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - sample);
+      this.srtt = 0.875 * this.srtt + 0.125 * sample;
+    }
+  }
+
+  private sendAck(): void {
+    this.ackOwed = false;
+    this.sendControl(FRAME_TYPE.ACK, 0);
+  }
+
+  private sendControl(type: typeof FRAME_TYPE.ACK | typeof FRAME_TYPE.PING | typeof FRAME_TYPE.PONG, seq: number): void {
+    if (this.stateValue !== 'up') return;
+    this.sendSealed(type, FRAME_FLAG.ENC | FRAME_FLAG.ACK_VALID, seq, this.lastDelivered, new Uint8Array());
+  }
+
+  private sendSealed(type: Frame['type'], flags: number, seq: number, ack: number, plaintext: Uint8Array): void {
+    if (this.keys === undefined || this.peerEpoch === null) return;
+    const header = { type, flags, srcEpoch: this.epoch, dstEpoch: this.peerEpoch, seq, ack };
+    const headerBytes = encodeHeader(header, plaintext.length + TAG_SIZE);
+    this.transmit({ ...header, payload: seal(this.keys.send, headerBytes, plaintext) });
+  }
+
+  private sendUnknownSession(peerEpoch: number): void {
+    // Rate-limited: a burst of stale frames gets one answer per hello interval.
+    const now = this.clock.monotonic();
+    if (now - this.lastErrAt < this.timings.helloIntervalMs) return;
+    this.lastErrAt = now;
+    this.counters.errorsSent++;
+    this.transmit({ type: FRAME_TYPE.ERR, flags: 0, srcEpoch: this.epoch, dstEpoch: peerEpoch, seq: 0, ack: 0, payload: Uint8Array.of(LINK_ERROR.UNKNOWN_SESSION) });
+  }
+
+  private transmit(frame: Frame): void {
+    this.writeWire(encodeFrame(frame));
+  }
+
+  private writeWire(wire: Uint8Array): void {
+    if (!this.port.isOpen) return;
+    try {
+      this.port.write(wire);
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'link write failed');
+      return;
+    }
+    this.counters.framesSent++;
+    this.counters.bytesSent += wire.length;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Keepalive and housekeeping
+
+  private armKeepalive(): void {
+    this.clock.clearTimeout(this.keepaliveTimer);
+    this.keepaliveTimer = this.clock.setTimeout(() => this.onKeepalive(), this.timings.keepaliveMs);
+  }
+
+  private onKeepalive(): void {
+    if (this.stateValue !== 'up') return;
+    const silentFor = this.clock.monotonic() - this.lastHeardAt;
+    if (silentFor >= this.timings.keepaliveMs * this.timings.keepaliveMisses) {
+      this.linkDown(`nothing heard for ${Math.round(silentFor)} ms`);
+      return;
+    }
+    if (silentFor >= this.timings.keepaliveMs * 0.9) {
+      this.pingCounter = (this.pingCounter % 0xffff) + 1;
+      this.pingSentAt.set(this.pingCounter, this.clock.monotonic());
+      if (this.pingSentAt.size > 16) this.pingSentAt.delete(this.pingSentAt.keys().next().value as number);
+      this.sendControl(FRAME_TYPE.PING, this.pingCounter);
+    }
+    this.armKeepalive();
+  }
+
+  private resetArq(): void {
+    this.nextSeq = 1;
+    this.lastDelivered = 0;
+    this.inFlight = undefined;
+    this.queue.length = 0;
+    this.reassembly = [];
+    this.reassemblySize = 0;
+    this.ackOwed = false;
+    this.srtt = undefined;
+    this.rttvar = undefined;
+    this.pingSentAt.clear();
+  }
+
+  private clearSessionTimers(): void {
+    if (this.inFlight !== undefined) this.clock.clearTimeout(this.inFlight.timer);
+    this.clock.clearTimeout(this.ackTimer);
+    this.clock.clearTimeout(this.keepaliveTimer);
+  }
+
+  private randomUnit(): number {
+    const b = this.random.bytes(4);
+    return ((((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0) / 2 ** 32;
+  }
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}

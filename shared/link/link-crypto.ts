@@ -2,13 +2,14 @@
  * Link authentication and encryption (layer 3; notes/serial-link.md §1, "Option A").
  *
  * The pairing gives both devices one 32-byte link key. From it:
- *   helloKey          = HKDF-SHA256(linkKey, salt = "", info = "hsmlink v1 hello")
+ *   helloKey(sender)  = HKDF-SHA256(linkKey, salt = "", info = "hsmlink v1 hello " ‖ sender)
  *   key(dir)          = HKDF-SHA256(linkKey, salt = initiatorNonce ‖ responderNonce,
  *                              info = "hsmlink v1 " ‖ dir ‖ u32(hotEpoch) ‖ u32(coldEpoch))
  *                       for dir ∈ {"hot>cold", "cold>hot"}: fresh keys for every handshake.
  *
- * HELLO and HELLO_ACK carry a 16-byte HMAC-SHA256 tag under helloKey over header ‖ body, so an
- * unpaired or impostor device cannot start a session. Every later frame (DATA, ACK, PING, PONG)
+ * HELLO and HELLO_ACK carry a 16-byte HMAC-SHA256 tag under the sender's helloKey over
+ * header ‖ body, so an unpaired or impostor device cannot start a session, and a device's own
+ * HELLO reflected back to it is not mistaken for its peer's. Every later frame (DATA, ACK, PING, PONG)
  * is AES-256-GCM sealed with the header as associated data:
  *   payload = ciphertext ‖ tag(16)
  *   iv      = type(1) ‖ flags(1) ‖ seq(2) ‖ ack(2) ‖ 0x000000000000
@@ -38,8 +39,9 @@ function epochBytes(n: number): Buffer {
   return b;
 }
 
-export function helloKey(linkKey: Uint8Array): Uint8Array {
-  return hkdf(linkKey, new Uint8Array(), Buffer.from('hsmlink v1 hello'));
+/** Key that tags the HELLO and HELLO_ACK frames `sender` sends. */
+export function helloKey(linkKey: Uint8Array, sender: LinkRole): Uint8Array {
+  return hkdf(linkKey, new Uint8Array(), Buffer.from(`hsmlink v1 hello ${sender}`));
 }
 
 export function helloTag(key: Uint8Array, header: Uint8Array, body: Uint8Array): Uint8Array {

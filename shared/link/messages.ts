@@ -120,7 +120,11 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     throw new HsmError('MSG_ENVELOPE', `envelope${path === '' ? '' : `.${path}`}: ${message}`, { field: path || 'envelope' });
   }
   const e = parsed.data;
-  if (e.k === 'req') return { k: 'req', rid: e.rid, t: e.t, w: e.w, b: e.b };
+  if (e.k === 'req') {
+    // w is the requester's lowest unanswered rid, and this request is unanswered.
+    if (e.w > e.rid) throw new HsmError('MSG_ENVELOPE', `envelope.w (${e.w}) is above the request id (${e.rid})`, { field: 'w' });
+    return { k: 'req', rid: e.rid, t: e.t, w: e.w, b: e.b };
+  }
   if (e.ok) return { k: 'res', rid: e.rid, t: e.t, ok: true, b: e.b };
   if (e.e === undefined || e.r === undefined) {
     throw new HsmError('MSG_ENVELOPE', 'a refusal must carry e and r', { field: 'e' });

@@ -134,7 +134,10 @@ export class LinkSession {
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly linkKey: Uint8Array;
-  private readonly helloKey: Uint8Array;
+  /** Tags our HELLO / HELLO_ACK frames. */
+  private readonly ownHelloKey: Uint8Array;
+  /** Checks the peer's. */
+  private readonly peerHelloKey: Uint8Array;
   private readonly timings: LinkTimings;
   private readonly byteTimeMs: number;
   private readonly log: Logger;
@@ -202,7 +205,8 @@ export class LinkSession {
     this.clock = options.clock;
     this.random = options.random;
     this.linkKey = options.linkKey;
-    this.helloKey = helloKey(options.linkKey);
+    this.ownHelloKey = helloKey(options.linkKey, options.role);
+    this.peerHelloKey = helloKey(options.linkKey, otherRole(options.role));
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
     this.byteTimeMs = 10_000 / options.baudRate;
     this.log = options.log ?? silentLogger;
@@ -302,7 +306,7 @@ export class LinkSession {
     if (this.stateValue !== 'handshaking' || this.helloNonce === undefined) return;
     const header = { type: FRAME_TYPE.HELLO, flags: 0, srcEpoch: this.epoch, dstEpoch: 0, seq: 0, ack: 0 } as const;
     const body = this.helloNonce;
-    const tag = helloTag(this.helloKey, encodeHeader(header, body.length + TAG_SIZE), body);
+    const tag = helloTag(this.ownHelloKey, encodeHeader(header, body.length + TAG_SIZE), body);
     this.transmit({ ...header, payload: concat(body, tag) });
     const jitter = 1 + (this.randomUnit() * 0.4 - 0.2);
     this.helloTimer = this.clock.setTimeout(() => this.sendHello(), this.timings.helloIntervalMs * jitter);
@@ -326,7 +330,7 @@ export class LinkSession {
     const ownNonce = this.random.bytes(NONCE_SIZE);
     const header = { type: FRAME_TYPE.HELLO_ACK, flags: 0, srcEpoch: this.epoch, dstEpoch: frame.srcEpoch, seq: 0, ack: 0 } as const;
     const ackBody = concat(body, ownNonce);
-    const tag = helloTag(this.helloKey, encodeHeader(header, ackBody.length + TAG_SIZE), ackBody);
+    const tag = helloTag(this.ownHelloKey, encodeHeader(header, ackBody.length + TAG_SIZE), ackBody);
     const wire = encodeFrame({ ...header, payload: concat(ackBody, tag) });
     this.establish(frame.srcEpoch, { initiator: body, responder: ownNonce });
     this.lastHelloAck = { peerNonce: peerNonceHex, peerEpoch: frame.srcEpoch, wire };
@@ -350,7 +354,7 @@ export class LinkSession {
 
   private helloAuthentic(frame: Frame, body: Uint8Array): boolean {
     const tag = frame.payload.subarray(frame.payload.length - TAG_SIZE);
-    if (helloTagValid(this.helloKey, encodeHeader(frame, frame.payload.length), body, tag)) return true;
+    if (helloTagValid(this.peerHelloKey, encodeHeader(frame, frame.payload.length), body, tag)) return true;
     this.counters.authFailures++;
     return false;
   }
@@ -414,7 +418,7 @@ export class LinkSession {
   private onDamage(): void {
     if (this.stateValue !== 'up') return;
     const now = this.clock.monotonic();
-    if (now - this.lastDamageAckAt < 64 * this.byteTimeMs) return;
+    if (now - this.lastDamageAckAt < Math.max(this.srtt ?? 0, 128 * this.byteTimeMs)) return;
     this.lastDamageAckAt = now;
     this.sendAck();
   }

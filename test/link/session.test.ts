@@ -168,6 +168,24 @@ describe('link session: authentication', () => {
     expect(impostor.stats().authFailures).toBeGreaterThan(5);
   });
 
+  it("a device's own HELLO reflected back to it is not taken for its peer's", async () => {
+    const relay = new FrameRelay();
+    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 2);
+    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 3);
+    hot.start();
+    cold.start();
+    await until(relay.clock, () => hot.isUp && cold.isUp);
+    const coldHello = relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.HELLO)!;
+    const downs: string[] = [];
+    cold.onDown(({ reason }) => downs.push(reason));
+    const failures = cold.stats().authFailures;
+    relay.inject('cold', coldHello.wire);
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(cold.stats().peerEpoch).toBe(2);
+    expect(cold.stats().authFailures).toBe(failures + 1);
+  });
+
   it('a tampered sealed frame (valid CRC) is rejected, then the original gets through by retransmission', async () => {
     const relay = new FrameRelay();
     const hot = makeSession(relay.clock, relay.hotPort, 'hot', 2);

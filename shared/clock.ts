@@ -19,7 +19,7 @@ export interface TimerHandle {
 }
 
 export interface Clock {
-  /** Wall-clock time in Unix milliseconds. */
+  /** Wall-clock time in whole Unix milliseconds (as Date.now()). */
   now(): number;
   /** Milliseconds on a clock that never goes back; only differences are meaningful. */
   monotonic(): number;
@@ -173,7 +173,7 @@ export class SimulatedClock implements Clock {
   }
 
   now(): number {
-    return this.mono + this.wallOffset;
+    return Math.floor(this.mono + this.wallOffset);
   }
 
   monotonic(): number {

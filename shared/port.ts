@@ -6,6 +6,9 @@
  *
  * Reads arrive in arbitrary chunks (never aligned with the peer's writes); a port that goes
  * away (USB unplug, pty closed, emulated unplug) reports `close` with `disconnected: true`.
+ * The serialport bindings do not always notice a hang-up on the read side of a pty; the next
+ * write fails with EIO and reports it. Users of a Port therefore write periodically (the link's
+ * keepalive, the modem driver's AT watchdog).
  * @module
  */
 import { SerialPort } from 'serialport';

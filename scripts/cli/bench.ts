@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
 import { addressBatchFigures, messageVerifyFigure } from '../bench/crypto.ts';
+import { linkGoodputFigure, linkRttFigure } from '../bench/link.ts';
 import { run } from './output.ts';
 
 export function registerBench(program: Command): void {
@@ -14,9 +15,9 @@ export function registerBench(program: Command): void {
     .description('run the benchmarks and print JSON figures (ratios against peer libraries)')
     .option('--quick', 'one short round of each, to check the harness')
     .action((options: { quick?: boolean }) =>
-      run({ json: true }, () => {
+      run({ json: true }, async () => {
         const quick = options.quick ?? false;
-        const figures = [...addressBatchFigures(quick), messageVerifyFigure(quick)];
+        const figures = [...addressBatchFigures(quick), messageVerifyFigure(quick), await linkGoodputFigure(), await linkRttFigure()];
         const result = {
           node: process.version,
           cpu: cpus()[0]?.model ?? 'unknown',

@@ -204,7 +204,7 @@ export class LinkSession {
     this.port = options.port;
     this.clock = options.clock;
     this.random = options.random;
-    this.linkKey = options.linkKey;
+    this.linkKey = Uint8Array.from(options.linkKey);
     this.ownHelloKey = helloKey(options.linkKey, options.role);
     this.peerHelloKey = helloKey(options.linkKey, otherRole(options.role));
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };

@@ -3,19 +3,24 @@
  * frame relay in the middle (two pairs) that records every frame and lets a test drop, alter,
  * replay or inject frames, as an attacker on the wire could.
  */
-import { SimulatedClock } from '../../shared/clock.ts';
+import { SimulatedClock, type Clock } from '../../shared/clock.ts';
 import type { Port } from '../../shared/port.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { FrameDecoder, encodeFrame, type Frame } from '../../shared/link/frame.ts';
 import { LinkSession, type LinkTimings } from '../../shared/link/session.ts';
 import type { LinkRole } from '../../shared/link/link-crypto.ts';
 import { VirtualSerialPair, type UartFaults } from '../../hw-profiles/sim/uart/virtual-pair.ts';
+import { z } from 'zod';
+import { DeviceStore, defineCollection, type WriteTx } from '../../shared/store/store.ts';
+import { nextBootEpoch, linkEpochCollection } from '../../shared/link/epoch.ts';
+import { LINK_MESSAGES, type MessageRegistry } from '../../shared/link/messages.ts';
+import { RPC_COLLECTIONS, RpcEndpoint, refuse, type Outcome } from '../../shared/link/rpc.ts';
 
 export const BAUD = 115_200;
 export const LINK_KEY = new Uint8Array(32).fill(0x5a);
 
 export function makeSession(
-  clock: SimulatedClock,
+  clock: Clock,
   port: Port,
   role: LinkRole,
   epoch: number,
@@ -102,11 +107,6 @@ export function collectMessages(session: LinkSession): Uint8Array[] {
 // ---------------------------------------------------------------------------------------------
 // Whole link endpoints with a durable store, that can reboot
 
-import { z } from 'zod';
-import { DeviceStore, defineCollection, type WriteTx } from '../../shared/store/store.ts';
-import { nextBootEpoch, linkEpochCollection } from '../../shared/link/epoch.ts';
-import { LINK_MESSAGES, type MessageRegistry } from '../../shared/link/messages.ts';
-import { RPC_COLLECTIONS, RpcEndpoint, refuse, type Outcome } from '../../shared/link/rpc.ts';
 
 /** Test-only message types with visible, countable effects. */
 export const TEST_MESSAGES = {
@@ -156,7 +156,7 @@ export class LinkNode {
   constructor(
     readonly role: LinkRole,
     readonly dir: string,
-    private readonly clock: SimulatedClock,
+    private readonly clock: Clock,
     private readonly openPort: () => Port,
     private readonly options: { seed: string; linkKey?: Uint8Array; messages?: MessageRegistry; timings?: Partial<LinkTimings> },
   ) {}

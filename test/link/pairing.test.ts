@@ -161,3 +161,44 @@ describe('pairing file', () => {
     expectHsmError(() => loadPairing(other.store, other.vault), 'LINK_UNPAIRED');
   });
 });
+
+describe('link endpoint', () => {
+  it('opens from the stored pairing with a fresh epoch and reports its status', async () => {
+    const { LinkEndpoint, LINK_COLLECTIONS } = await import('../../shared/link/endpoint.ts');
+    const { DEVICE_MESSAGES } = await import('../../shared/link/messages.ts');
+    const clock = new SimulatedClock();
+    const wire = new VirtualSerialPair({ clock, baudRate: BAUD });
+    const open = (role: LinkRole, seed: string): Device => {
+      const store = DeviceStore.open(tempDir(), { app: `ep-${role}`, schemaVersion: 1, clock, collections: LINK_COLLECTIONS });
+      const random = new SeededRandom(seed);
+      const vault = new Vault(store, random);
+      vault.initialise('1234', { kdf: { N: 1024, r: 8, p: 1 } });
+      const identity = store.transact((tx) => createIdentity(tx, vault, random, clock.now()));
+      return { role, store, vault, identity };
+    };
+    const hot = open('hot', 'ep-h');
+    const cold = open('cold', 'ep-c');
+    const file = createPairingFile(hot.identity, cold.identity, new SeededRandom('ep-key'));
+    importPairingFile(hot.store, hot.vault, 'hot', file, clock.now());
+    importPairingFile(cold.store, cold.vault, 'cold', file, clock.now());
+    const make = (d: Device, end: 'a' | 'b') =>
+      new LinkEndpoint({ store: d.store, vault: d.vault, port: wire.open(end), clock, random: new SeededRandom(`ep-${d.role}`), baudRate: BAUD, messages: DEVICE_MESSAGES });
+    const hotEp = make(hot, 'a');
+    const coldEp = make(cold, 'b');
+    coldEp.rpc.handle('link.time', () => ({ now: clock.now() }));
+    hotEp.start();
+    coldEp.start();
+    await until(clock, () => hotEp.session.isUp && coldEp.session.isUp);
+    let time: unknown;
+    void hotEp.rpc.call('link.time', {}).then((r) => (time = r));
+    await until(clock, () => time !== undefined);
+    const status = hotEp.status();
+    expect(status).toMatchObject({ state: 'up', epoch: 1, peerEpoch: 1, peerIdentity: cold.identity, port: 'virtual/a' });
+    expect(status.rpc.repliesReceived).toBe(1);
+    expect(status.rttMs.last).toBeGreaterThan(0);
+    expect(status.framesSent).toBeGreaterThan(0);
+    for (const key of ['retransmissions', 'crcFailures', 'authFailures', 'resyncs', 'decodeFailures'] as const) expect(status[key]).toBe(0);
+    hotEp.stop();
+    coldEp.stop();
+  });
+});

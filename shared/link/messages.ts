@@ -18,6 +18,7 @@
  */
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
+import { COINS, NETWORK_IDS } from '../crypto/networks.ts';
 import { HsmError } from '../errors.ts';
 import type { LinkRole } from './link-crypto.ts';
 import { checkMsgpack } from './msgpack-guard.ts';
@@ -65,7 +66,96 @@ export const LINK_MESSAGES = {
   }),
 } as const satisfies MessageRegistry;
 
-export const DEVICE_MESSAGES: MessageRegistry = { ...LINK_MESSAGES };
+const coin = z.enum(COINS);
+
+export const accountXpubSchema = z.strictObject({
+  coin,
+  network: z.enum(NETWORK_IDS),
+  type: z.enum(['p2pkh', 'p2wpkh']),
+  account: z.number().int().min(0).max(0x7fffffff),
+  xpub: z.string().min(100).max(120),
+});
+export type AccountXpub = z.infer<typeof accountXpubSchema>;
+
+export const channelSummarySchema = z.strictObject({
+  cId: z.number().int().nonnegative(),
+  status: z.enum(['pending', 'open', 'retired', 'expired', 'closed']),
+  createdAt: z.number().int(),
+  openedAt: z.number().int().optional(),
+  expiresAt: z.number().int().optional(),
+  closedAt: z.number().int().optional(),
+  closeReason: z.string().max(200).optional(),
+});
+export type ChannelSummary = z.infer<typeof channelSummarySchema>;
+
+/** Event kinds HSM-Cold reports to HSM-Hot (and HSM-Hot to its host's subscribers). */
+export const COLD_EVENT_KINDS = ['channel.opened', 'channel.retired', 'channel.expired', 'channel.closed', 'alert', 'approval.refused'] as const;
+
+/** Messages between the two devices. */
+export const DEVICE_LINK_MESSAGES = {
+  'cold.pin-xpubs': define({
+    from: 'hot',
+    description: "at pairing: HSM-Hot's account xpubs, which HSM-Cold pins; the reply carries HSM-Cold's",
+    request: z.strictObject({ accounts: z.array(accountXpubSchema).min(1).max(16) }),
+    reply: z.strictObject({ accounts: z.array(accountXpubSchema).min(1).max(16) }),
+  }),
+  'cold.approve': define({
+    from: 'hot',
+    description: 'asks HSM-Cold to verify a vc_code and apply its policy to a Hot-Sending request',
+    request: z.strictObject({
+      coinCode: coin,
+      userTxNo: z.string().min(1).max(64),
+      outs: z.string().min(1).max(16_384),
+      isDynamicFee: z.union([z.literal(0), z.literal(1)]),
+      outType: z.number().int().nonnegative().optional(),
+      memo: z.string().max(256).optional(),
+      vcCode: z.string().min(1).max(120),
+      cId: z.number().int().nonnegative(),
+      requestedAt: z.number().int().nonnegative(),
+    }),
+    reply: z.strictObject({
+      kind: z.enum(['spend', 'ping']),
+      requestHash: z.string().regex(/^[0-9a-f]{64}$/),
+      userTxNo: z.string().min(1).max(64),
+      cId: z.number().int().nonnegative(),
+      approvedAt: z.number().int().nonnegative(),
+      signature: z.string().max(120),
+    }),
+  }),
+  'cold.status': define({
+    from: 'hot',
+    description: "HSM-Cold's channel, modems and time, for the host API",
+    request: z.strictObject({}),
+    reply: z.strictObject({
+      channel: channelSummarySchema.nullable(),
+      pendingChannel: channelSummarySchema.nullable(),
+      modems: z.array(
+        z.strictObject({
+          id: z.string().max(32),
+          usable: z.boolean(),
+          registered: z.boolean(),
+          operator: z.string().max(64).optional(),
+          signal: z.number().int().min(0).max(99).optional(),
+          queued: z.number().int().nonnegative(),
+        }),
+      ),
+      timeTrusted: z.boolean(),
+      now: z.number().int(),
+    }),
+  }),
+  'hot.event': define({
+    from: 'cold',
+    description: 'something notable happened on HSM-Cold (channel changes, alerts, refusals)',
+    request: z.strictObject({
+      kind: z.enum(COLD_EVENT_KINDS),
+      at: z.number().int(),
+      details: z.record(z.string().max(64), z.union([z.string().max(512), z.number(), z.boolean(), z.null()])),
+    }),
+    reply: z.strictObject({}),
+  }),
+} as const satisfies MessageRegistry;
+
+export const DEVICE_MESSAGES: MessageRegistry = { ...LINK_MESSAGES, ...DEVICE_LINK_MESSAGES };
 
 export type RequestOf<R extends MessageRegistry, T extends keyof R> = R[T] extends MessageDef<infer Q, unknown> ? Q : never;
 export type ReplyOf<R extends MessageRegistry, T extends keyof R> = R[T] extends MessageDef<unknown, infer P> ? P : never;

@@ -6,9 +6,9 @@
  * Limbs are signed: a difference is taken limb by limb, without borrows. Bounds:
  *   - "reduced" (what `mul`, `sqr` and `carry` return): every limb below 2^21 + 2^18.1 in
  *     magnitude (carries round to the nearest multiple of 2^22, so limbs are balanced);
- *   - `mul` and `sqr` accept limbs below 2^24.7 in magnitude, e.g. any sum or difference of at
- *     most 8 reduced elements: a limb product is below 2^49.4 and a column of 12 products below
- *     2^53, so every sum is an exact double; after that only carries and small folds follow;
+ *   - `mul` and `sqr` accept limbs below 2^24.5 in magnitude, e.g. any sum or difference of at
+ *     most 8 reduced elements: a limb product is below 2^49, a column of 12 products below
+ *     2^52.6, and with the folded high digits still below 2^53, so every sum is an exact double;
  *   - `carry` accepts limbs below 2^26 in magnitude.
  * Reduction: 2^264 = 2^8·2^256 ≡ 2^8·(2^32 + 977) = 2^18·2^22 + 250112 (mod p), so a high
  * column k ≥ 12, once carried down to 22 bits, folds into columns k-12 (×250112) and k-11 (×2^18).
@@ -139,79 +139,68 @@ function high(v: number): number {
 }
 
 /**
- * Folds the 23 product columns (each below 2^53 in magnitude) into a reduced element. Carries
- * are taken in parallel passes (every digit passes its excess up at once), not as one long
- * serial chain.
+ * Folds the 23 product columns (each below 2^52.6 in magnitude) into a reduced element. Carries
+ * are taken in parallel passes (every digit hands its excess up at once), not one serial chain.
  */
 function reduce(r: Fe): void {
   const c0 = COLS[0]!, c1 = COLS[1]!, c2 = COLS[2]!, c3 = COLS[3]!, c4 = COLS[4]!, c5 = COLS[5]!;
   const c6 = COLS[6]!, c7 = COLS[7]!, c8 = COLS[8]!, c9 = COLS[9]!, c10 = COLS[10]!, c11 = COLS[11]!;
   const c12 = COLS[12]!, c13 = COLS[13]!, c14 = COLS[14]!, c15 = COLS[15]!, c16 = COLS[16]!, c17 = COLS[17]!;
   const c18 = COLS[18]!, c19 = COLS[19]!, c20 = COLS[20]!, c21 = COLS[21]!, c22 = COLS[22]!;
-  // Pass 1, all 23 columns: d_k = c_k mod± 2^22 + carry of c_(k-1); |d_k| < 2^30.8.
-  const t0 = high(c0), t1 = high(c1), t2 = high(c2);
-  const t3 = high(c3), t4 = high(c4), t5 = high(c5);
-  const t6 = high(c6), t7 = high(c7), t8 = high(c8);
-  const t9 = high(c9), t10 = high(c10), t11 = high(c11);
-  const t12 = high(c12), t13 = high(c13), t14 = high(c14);
-  const t15 = high(c15), t16 = high(c16), t17 = high(c17);
-  const t18 = high(c18), t19 = high(c19), t20 = high(c20);
-  const t21 = high(c21), t22 = high(c22);
-  const d12 = c12 - t12 * RADIX + t11, d13 = c13 - t13 * RADIX + t12, d14 = c14 - t14 * RADIX + t13;
+  // High columns 12..22 to digits d12..d23 below 2^30.6 (weights 2^264 .. 2^506).
+  const t12 = high(c12), t13 = high(c13), t14 = high(c14), t15 = high(c15), t16 = high(c16), t17 = high(c17);
+  const t18 = high(c18), t19 = high(c19), t20 = high(c20), t21 = high(c21), t22 = high(c22);
+  const d12 = c12 - t12 * RADIX, d13 = c13 - t13 * RADIX + t12, d14 = c14 - t14 * RADIX + t13;
   const d15 = c15 - t15 * RADIX + t14, d16 = c16 - t16 * RADIX + t15, d17 = c17 - t17 * RADIX + t16;
   const d18 = c18 - t18 * RADIX + t17, d19 = c19 - t19 * RADIX + t18, d20 = c20 - t20 * RADIX + t19;
   const d21 = c21 - t21 * RADIX + t20, d22 = c22 - t22 * RADIX + t21, d23 = t22;
-  // Pass 2, high digits only, so that the fold products stay small: |e_k| < 2^21 + 2^9.
-  const u12 = high(d12), u13 = high(d13), u14 = high(d14);
-  const u15 = high(d15), u16 = high(d16), u17 = high(d17);
-  const u18 = high(d18), u19 = high(d19), u20 = high(d20);
-  const u21 = high(d21), u22 = high(d22), u23 = high(d23);
-  const e12 = d12 - u12 * RADIX, e13 = d13 - u13 * RADIX + u12, e14 = d14 - u14 * RADIX + u13;
-  const e15 = d15 - u15 * RADIX + u14, e16 = d16 - u16 * RADIX + u15, e17 = d17 - u17 * RADIX + u16;
-  const e18 = d18 - u18 * RADIX + u17, e19 = d19 - u19 * RADIX + u18, e20 = d20 - u20 * RADIX + u19;
-  const e21 = d21 - u21 * RADIX + u20, e22 = d22 - u22 * RADIX + u21, e23 = d23 - u23 * RADIX + u22;
-  const e24 = u23;
-  // Fold: digit k (weight 2^(22k) = 2^264·2^(22(k-12))) adds R0 to digit k-12 and R1 to k-11.
-  const f0 = c0 - t0 * RADIX + e12 * R0;
-  const f1 = c1 - t1 * RADIX + t0 + e13 * R0 + e12 * R1;
-  const f2 = c2 - t2 * RADIX + t1 + e14 * R0 + e13 * R1;
-  const f3 = c3 - t3 * RADIX + t2 + e15 * R0 + e14 * R1;
-  const f4 = c4 - t4 * RADIX + t3 + e16 * R0 + e15 * R1;
-  const f5 = c5 - t5 * RADIX + t4 + e17 * R0 + e16 * R1;
-  const f6 = c6 - t6 * RADIX + t5 + e18 * R0 + e17 * R1;
-  const f7 = c7 - t7 * RADIX + t6 + e19 * R0 + e18 * R1;
-  const f8 = c8 - t8 * RADIX + t7 + e20 * R0 + e19 * R1;
-  const f9 = c9 - t9 * RADIX + t8 + e21 * R0 + e20 * R1;
-  const f10 = c10 - t10 * RADIX + t9 + e22 * R0 + e21 * R1;
-  const f11 = c11 - t11 * RADIX + t10 + e23 * R0 + e22 * R1;
-  const f12 = e24 * R0 + e23 * R1; // weight 2^264
-  const f13 = e24 * R1; // weight 2^286
-  // Pass 3: the folded digits are below 2^40.1; afterwards below 2^21 + 2^18.1.
-  const v0 = high(f0), v1 = high(f1), v2 = high(f2);
-  const v3 = high(f3), v4 = high(f4), v5 = high(f5);
-  const v6 = high(f6), v7 = high(f7), v8 = high(f8);
-  const v9 = high(f9), v10 = high(f10), v11 = high(f11);
-  const v12 = high(f12), v13 = high(f13);
-  const g12 = f12 - v12 * RADIX + v11, g13 = f13 - v13 * RADIX + v12, g14 = v13;
-  // Fold digits 12..14 again, then pass 4 over the four digits that took them.
+  // Fold: digit k (weight 2^(22k) = 2^264·2^(22(k-12))) adds R0 to column k-12 and R1 to k-11.
+  // Each fold adds below 2^49.6, so the columns stay below 2^53.
+  const f0 = c0 + d12 * R0;
+  const f1 = c1 + d13 * R0 + d12 * R1;
+  const f2 = c2 + d14 * R0 + d13 * R1;
+  const f3 = c3 + d15 * R0 + d14 * R1;
+  const f4 = c4 + d16 * R0 + d15 * R1;
+  const f5 = c5 + d17 * R0 + d16 * R1;
+  const f6 = c6 + d18 * R0 + d17 * R1;
+  const f7 = c7 + d19 * R0 + d18 * R1;
+  const f8 = c8 + d20 * R0 + d19 * R1;
+  const f9 = c9 + d21 * R0 + d20 * R1;
+  const f10 = c10 + d22 * R0 + d21 * R1;
+  const f11 = c11 + d23 * R0 + d22 * R1;
+  const f12 = d23 * R1; // weight 2^264, below 2^45
+  // Columns 0..12 to digits below 2^21 + 2^30.8; digits 12 and 13 (weights 2^264, 2^286) fold again.
+  const v0 = high(f0), v1 = high(f1), v2 = high(f2), v3 = high(f3), v4 = high(f4), v5 = high(f5);
+  const v6 = high(f6), v7 = high(f7), v8 = high(f8), v9 = high(f9), v10 = high(f10), v11 = high(f11);
+  const v12 = high(f12);
+  const g12 = f12 - v12 * RADIX + v11;
   const g0 = f0 - v0 * RADIX + g12 * R0;
-  const g1 = f1 - v1 * RADIX + v0 + g13 * R0 + g12 * R1;
-  const g2 = f2 - v2 * RADIX + v1 + g14 * R0 + g13 * R1;
-  const g3 = f3 - v3 * RADIX + v2 + g14 * R1;
-  const w0 = high(g0), w1 = high(g1);
-  const w2 = high(g2), w3 = high(g3);
-  r[0] = g0 - w0 * RADIX;
-  r[1] = g1 - w1 * RADIX + w0;
-  r[2] = g2 - w2 * RADIX + w1;
-  r[3] = g3 - w3 * RADIX + w2;
-  r[4] = f4 - v4 * RADIX + v3 + w3;
-  r[5] = f5 - v5 * RADIX + v4;
-  r[6] = f6 - v6 * RADIX + v5;
-  r[7] = f7 - v7 * RADIX + v6;
-  r[8] = f8 - v8 * RADIX + v7;
-  r[9] = f9 - v9 * RADIX + v8;
-  r[10] = f10 - v10 * RADIX + v9;
-  r[11] = f11 - v11 * RADIX + v10;
+  const g1 = f1 - v1 * RADIX + v0 + g12 * R1 + v12 * R0;
+  const g2 = f2 - v2 * RADIX + v1 + v12 * R1;
+  const g3 = f3 - v3 * RADIX + v2, g4 = f4 - v4 * RADIX + v3, g5 = f5 - v5 * RADIX + v4;
+  const g6 = f6 - v6 * RADIX + v5, g7 = f7 - v7 * RADIX + v6, g8 = f8 - v8 * RADIX + v7;
+  const g9 = f9 - v9 * RADIX + v8, g10 = f10 - v10 * RADIX + v9, g11 = f11 - v11 * RADIX + v10;
+  // One more pass over all digits (the carry of digit 11 folds into digits 0 and 1), then the
+  // four low digits that took the folds.
+  const w0 = high(g0), w1 = high(g1), w2 = high(g2), w3 = high(g3), w4 = high(g4), w5 = high(g5);
+  const w6 = high(g6), w7 = high(g7), w8 = high(g8), w9 = high(g9), w10 = high(g10), w11 = high(g11);
+  const h0 = g0 - w0 * RADIX + w11 * R0;
+  const h1 = g1 - w1 * RADIX + w0 + w11 * R1;
+  const h2 = g2 - w2 * RADIX + w1;
+  const h3 = g3 - w3 * RADIX + w2;
+  const x0 = high(h0), x1 = high(h1), x2 = high(h2), x3 = high(h3);
+  r[0] = h0 - x0 * RADIX;
+  r[1] = h1 - x1 * RADIX + x0;
+  r[2] = h2 - x2 * RADIX + x1;
+  r[3] = h3 - x3 * RADIX + x2;
+  r[4] = g4 - w4 * RADIX + w3 + x3;
+  r[5] = g5 - w5 * RADIX + w4;
+  r[6] = g6 - w6 * RADIX + w5;
+  r[7] = g7 - w7 * RADIX + w6;
+  r[8] = g8 - w8 * RADIX + w7;
+  r[9] = g9 - w9 * RADIX + w8;
+  r[10] = g10 - w10 * RADIX + w9;
+  r[11] = g11 - w11 * RADIX + w10;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
-import { addressBatchFigures, messageVerifyFigure } from '../bench/crypto.ts';
+import { addressBatchFigures, batchJobMemoryFigure, messageVerifyFigure } from '../bench/crypto.ts';
 import { run } from './output.ts';
 
 export function registerBench(program: Command): void {
@@ -14,15 +14,17 @@ export function registerBench(program: Command): void {
     .description('run the benchmarks and print JSON figures (ratios against peer libraries)')
     .option('--quick', 'one short round of each, to check the harness')
     .action((options: { quick?: boolean }) =>
-      run({ json: true }, () => {
+      run({ json: true }, async () => {
         const quick = options.quick ?? false;
         const figures = [...addressBatchFigures(quick), messageVerifyFigure(quick)];
+        const batchJobMemory = await batchJobMemoryFigure(quick);
         const result = {
           node: process.version,
           cpu: cpus()[0]?.model ?? 'unknown',
           cores: cpus().length,
           quick,
           figures,
+          batchJobMemory,
         };
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       }),

@@ -145,7 +145,6 @@ function* childChunks(parent: PublicParent, from: number, count: number, hmac: C
  * when a child is invalid; that is refused here, as a chain must be exactly 0 or 1.
  */
 function chainParent(account: HDKey, chain: Chain): PublicParent {
-  checkChain(chain);
   const node = account.deriveChild(chain);
   if (node.index !== chain) throw invalidChild(chain, 'chain', 'tweak-out-of-range');
   if (node.publicKey === null || node.chainCode === null) throw new Error('invariant failed: chain node without public key');
@@ -200,7 +199,9 @@ export function deriveAddressBatch(
 /**
  * The same addresses as `deriveAddressBatch`, one chunk of up to MAX_LANES at a time, giving
  * the event loop a turn between chunks (console, event stream, link). Memory stays bounded by
- * the chunk, whatever `count`. Stop early with `break` or by aborting `signal`.
+ * the chunk, whatever `count`. Stop early with `break`, or abort `signal`: the next chunk is
+ * then not computed and the iteration rejects with the signal's reason. Bad arguments reject
+ * the first iteration with the same errors as `deriveAddressBatch`.
  */
 export async function* addressBatchChunks(
   account: HDKey,
@@ -210,10 +211,17 @@ export async function* addressBatchChunks(
   count: number,
   options: { signal?: AbortSignal } = {},
 ): AsyncGenerator<AddressChunk> {
-  for (const chunk of addressChunks(account, spec, chain, from, count)) {
-    options.signal?.throwIfAborted();
-    yield chunk;
-    await nextTurn();
+  const chunks = addressChunks(account, spec, chain, from, count);
+  try {
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const next = chunks.next();
+      if (next.done === true) return;
+      yield next.value;
+      await nextTurn();
+    }
+  } finally {
+    chunks.return(undefined);
   }
 }
 

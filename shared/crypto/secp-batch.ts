@@ -9,9 +9,10 @@
  *    negation (x, -y).
  *  - The lanes (one per k) add their j-th terms in lockstep with affine additions [SEC 1, §2.2.1],
  *    and all the lanes' denominators share one field inversion (Montgomery's trick).
- *    No partial sum meets ±(its next term): for a window j below the last,
- *    |Σ_{i<j} d_i·2^(8i)| < 2^(8j-1) < |d_j|·2^(8j) and the difference and sum stay below n; in
- *    the last window the term is 2^256·G and t_k < n rules the cases out.
+ *    No partial sum S meets ±(its next term T), so no addition is exceptional. For a window
+ *    j < 32: |S| ≤ 128·(2^(8j) - 1)/255 < 2^(8j) ≤ |T| and |S ± T| < 129·2^(8j) < 2^255.1 < n,
+ *    so S ≢ ±T (mod n). In window 32 the only digit is 1, which needs t > 2^255, while
+ *    S = t - 2^256 ≡ ±2^256 only for t ≡ 2^257 or t ≡ 0 (mod n), both far below 2^255.
  *  - P is added the same way; lanes where t_k·G = ±P double P or reach infinity.
  *  - Results are serialized compressed [SEC 1, §2.3.3].
  *

@@ -34,7 +34,7 @@ const R1 = 2 ** 18;
 const TOP_BITS = 2 ** 14;
 const INV_TOP_BITS = 2 ** -14;
 
-export const P = secp.Point.CURVE().p;
+const P = secp.Point.CURVE().p;
 const Fp = secp.Point.Fp;
 
 export function fe(): Fe {
@@ -50,11 +50,6 @@ export function feArray(count: number, buffer = new Float64Array(count * LIMBS))
 
 export function copy(r: Fe, a: Fe): void {
   r.set(a);
-}
-
-export function setInt(r: Fe, value: number): void {
-  r.fill(0);
-  r[0] = value;
 }
 
 /** r = a + b, limb by limb (no carry). */

@@ -22,7 +22,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HsmError } from '../errors.ts';
 import { addressForPublicKey, addressTypeOf, checkChain, checkCount, checkIndex, type AccountSpec, type Chain, type HDKey } from './hd.ts';
 import { secp } from './secp.ts';
-import { SUM_INFINITY, SUM_SKIPPED, TweakBatch, isBelowOrder, type Point } from './secp-batch.ts';
+import { SUM_INFINITY, SUM_SKIPPED, TweakBatch, isBelowOrder, prepareBaseTable, type Point } from './secp-batch.ts';
 
 /** The public half of an extended key: all that CKDpub needs. */
 export interface PublicParent {
@@ -66,6 +66,14 @@ export interface AddressBatchOptions {
 
 /** Indexes computed together: bounds a job's scratch memory (about 500 bytes each). */
 export const MAX_LANES = 1000;
+
+/**
+ * Builds the fixed-base table (405,504 bytes) now instead of in the first batch: for firmware
+ * boot, as it takes seconds on a Pi Zero. Optional; idempotent.
+ */
+export function prepareBatchDerivation(): void {
+  prepareBaseTable();
+}
 
 /** I = HMAC-SHA512(c_par, serP(K_par) ‖ ser32(index)), 64 bytes. */
 type ChildHmac = (index: number) => Uint8Array;

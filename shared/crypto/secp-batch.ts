@@ -46,6 +46,11 @@ function getBaseTable(): Int32Array {
   return baseTable;
 }
 
+/** Builds the base table now rather than in the first batch (about 0.1 s on a server core). */
+export function prepareBaseTable(): void {
+  getBaseTable();
+}
+
 function buildBaseTable(): Int32Array {
   const table = new Int32Array(WINDOWS * MULTIPLES * ENTRY);
   const bases = new Int32Array(WINDOWS * ENTRY);

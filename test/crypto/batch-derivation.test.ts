@@ -9,6 +9,7 @@ import {
   addressBatchChunks,
   deriveAddressBatch,
   derivePublicChildren,
+  prepareBatchDerivation,
   type BatchProgress,
   type PublicParent,
 } from '../../shared/crypto/batch-derivation.ts';
@@ -172,6 +173,12 @@ describe('input checks', () => {
 });
 
 describe('jobs, progress and memory', () => {
+  it('the base table can be built ahead of the first batch, any number of times', () => {
+    prepareBatchDerivation();
+    prepareBatchDerivation();
+    expect(deriveAddressBatch(account, btc44, CHAIN.external, 0, 2)).toEqual(deriveAddresses(account, btc44, CHAIN.external, 0, 2));
+  });
+
   it('reports progress after each chunk', () => {
     const progress: BatchProgress[] = [];
     const addresses = deriveAddressBatch(account, btc44, CHAIN.change, 100, 2500, { onProgress: (p) => progress.push(p) });

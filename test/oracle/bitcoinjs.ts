@@ -63,13 +63,14 @@ export function oracleChildAddresses(
   count: number,
 ): Array<string | undefined> {
   const parent = ecc.pointCompress(chainKey, false);
+  const keyed = hmac.create(sha512, chainCode); // the key's inner and outer pads, once
   const data = new Uint8Array(37);
   data.set(chainKey, 0);
   const view = new DataView(data.buffer);
   const out: Array<string | undefined> = [];
   for (let i = from; i < from + count; i++) {
     view.setUint32(33, i);
-    const tweak = hmac(sha512, chainCode, data).subarray(0, 32);
+    const tweak = keyed.clone().update(data).digest().subarray(0, 32);
     const zero = tweak.every((b) => b === 0);
     const key = zero ? ecc.pointCompress(parent, true) : ecc.isPrivate(tweak) ? ecc.pointAddScalar(parent, tweak, true) : null;
     if (key === null) {

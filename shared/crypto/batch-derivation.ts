@@ -64,7 +64,7 @@ export interface AddressBatchOptions {
   onProgress?: (progress: BatchProgress) => void;
 }
 
-/** Indexes computed together: bounds a job's scratch memory (about 500 bytes each). */
+/** Indexes computed together: bounds a job's scratch memory (about 900 bytes each). */
 export const MAX_LANES = 1000;
 
 /**

@@ -17,7 +17,7 @@
  *  - Results are serialized compressed [SEC 1, §2.3.3].
  *
  * Memory: the base table is 33 × 128 points × (x, y) × 12 Int32 limbs = 405,504 bytes, built on
- * first use and kept; a `TweakBatch` holds about 500 bytes per lane of its capacity.
+ * first use and kept; a `TweakBatch` holds about 900 bytes per lane of its capacity.
  * @module
  */
 import { invariant } from '../errors.ts';

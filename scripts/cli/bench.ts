@@ -5,7 +5,7 @@
  */
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
-import { addressBatchFigures, messageVerifyFigure } from '../bench/crypto.ts';
+import { addressBatchFigures, batchJobMemoryFigure, messageVerifyFigure } from '../bench/crypto.ts';
 import { linkGoodputFigure, linkRttFigure } from '../bench/link.ts';
 import { run } from './output.ts';
 
@@ -18,12 +18,14 @@ export function registerBench(program: Command): void {
       run({ json: true }, async () => {
         const quick = options.quick ?? false;
         const figures = [...addressBatchFigures(quick), messageVerifyFigure(quick), await linkGoodputFigure(), await linkRttFigure()];
+        const batchJobMemory = await batchJobMemoryFigure(quick);
         const result = {
           node: process.version,
           cpu: cpus()[0]?.model ?? 'unknown',
           cores: cpus().length,
           quick,
           figures,
+          batchJobMemory,
         };
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       }),

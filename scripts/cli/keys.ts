@@ -3,12 +3,12 @@
  * @module
  */
 import type { Command } from 'commander';
+import { deriveAddressBatch } from '../../shared/crypto/batch-derivation.ts';
 import {
   CHAIN,
   MNEMONIC_WORD_COUNTS,
   accountSpec,
   checkChain,
-  deriveAddresses,
   exportAccountXpub,
   generateMnemonic,
   importAccountXpub,
@@ -95,7 +95,7 @@ export function registerKeys(program: Command): void {
           }
           const spec = specForXpub(options.xpub, network, options.type);
           const account = importAccountXpub(options.xpub, spec);
-          const addresses = deriveAddresses(account, spec, chain, from, count).map((address, i) => ({ index: from + i, address }));
+          const addresses = deriveAddressBatch(account, spec, chain, from, count).map((address, i) => ({ index: from + i, address }));
           report(options, { network: network.id, type: spec.purpose === 44 ? 'p2pkh' : 'p2wpkh', chain, addresses }, () =>
             addresses.map((a) => `${pathOf(spec)}/${chain}/${a.index}  ${a.address}`).join('\n'),
           );

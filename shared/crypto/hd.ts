@@ -248,6 +248,15 @@ export function checkChain(chain: number): asserts chain is Chain {
   }
 }
 
+/** `count` indexes from `from` stay non-hardened (below 2^31). */
+export function checkCount(from: number, count: number): void {
+  if (!Number.isInteger(count) || count < 0 || from + count > HARDENED_OFFSET) {
+    throw new HsmError('BAD_COUNT', `count must be a non-negative integer that keeps indexes below 2^31, got ${count}`, {
+      field: 'count',
+    });
+  }
+}
+
 /** Public key of `account / chain / index` (compressed, 33 bytes). */
 export function derivePublicKey(account: HDKey, chain: Chain, index: number): Uint8Array {
   checkChain(chain);
@@ -263,16 +272,12 @@ export function addressForPublicKey(publicKey: Uint8Array, network: NetworkParam
 
 /**
  * `count` consecutive addresses of one chain, child by child. The reference implementation;
- * bulk batches use the faster path in batch-derivation when it exists.
+ * bulk batches use `deriveAddressBatch` (batch-derivation.ts), which gives the same addresses.
  */
 export function deriveAddresses(account: HDKey, spec: AccountSpec, chain: Chain, from: number, count: number): string[] {
   checkChain(chain);
   checkIndex(from, 'from');
-  if (!Number.isInteger(count) || count < 0 || from + count > HARDENED_OFFSET) {
-    throw new HsmError('BAD_COUNT', `count must be a non-negative integer that keeps indexes below 2^31, got ${count}`, {
-      field: 'count',
-    });
-  }
+  checkCount(from, count);
   const chainNode = account.deriveChild(chain);
   const type = addressTypeOf(spec);
   const out: string[] = new Array(count);

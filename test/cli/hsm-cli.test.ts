@@ -166,6 +166,9 @@ describe('hsm CLI', () => {
     expect(batch.identicalOutputs).toBe(true);
     expect(Object.keys(batch.speedup)).toEqual(['@scure/bip32 child by child', 'bitcoinjs-lib + bip32 + tiny-secp256k1']);
     expect(out.figures.some((f) => f.name.startsWith('BIP-137 verify'))).toBe(true);
+    const memory = (JSON.parse(result.stdout) as { batchJobMemory: { addresses: number; peakBytes: number; peakRetainedBytes: number } }).batchJobMemory;
+    expect(memory.addresses).toBeGreaterThan(0);
+    expect(memory.peakRetainedBytes).toBeGreaterThan(0);
   }, 120_000);
 });
 

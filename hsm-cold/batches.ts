@@ -8,7 +8,8 @@
  */
 import { formatColdMessage } from '../shared/chaincloud/sms.ts';
 import { batchContentString, batchRange } from '../shared/crypto/batch-content.ts';
-import { CHAIN, accountSpec, deriveAddresses, importAccountXpub } from '../shared/crypto/hd.ts';
+import { addressBatchChunks } from '../shared/crypto/batch-derivation.ts';
+import { CHAIN, accountSpec, importAccountXpub } from '../shared/crypto/hd.ts';
 import { getNetwork, type Coin } from '../shared/crypto/networks.ts';
 import type { AccountXpub } from '../shared/link/messages.ts';
 import type { ReadView } from '../shared/store/store.ts';
@@ -24,19 +25,29 @@ export function batchAccount(view: ReadView, addressType: 'hot' | 'cold', coin: 
   return accounts?.find((a) => a.coin === coin);
 }
 
-/** The 1,000 external-chain addresses of batch `batchNo` of `account`. */
-export function batchAddresses(account: AccountXpub, batchNo: number): string[] {
+/**
+ * The 1,000 external-chain addresses of batch `batchNo` of `account`, derived in chunks that
+ * yield to the event loop (the link and the modems stay served) and report progress.
+ */
+export async function batchAddresses(account: AccountXpub, batchNo: number, onProgress?: (done: number, total: number) => void): Promise<string[]> {
   const range = batchRange(batchNo);
   const spec = accountSpec(getNetwork(account.network), account.type, account.account);
-  return deriveAddresses(importAccountXpub(account.xpub, spec), spec, CHAIN.external, range.from, range.count);
+  const addresses: string[] = [];
+  for await (const chunk of addressBatchChunks(importAccountXpub(account.xpub, spec), spec, CHAIN.external, range.from, range.count)) {
+    addresses.push(...chunk.addresses);
+    onProgress?.(chunk.done, chunk.total);
+  }
+  return addresses;
 }
 
-export function answerBatchCheck(svc: ColdServices, view: ReadView, addressType: 'hot' | 'cold', coin: Coin, batchNo: number): BatchOutcome {
+export async function answerBatchCheck(svc: ColdServices, view: ReadView, addressType: 'hot' | 'cold', coin: Coin, batchNo: number): Promise<BatchOutcome> {
   const channel = currentChannel(view);
   if (channel === undefined) return { ok: false, reason: 'no open channel' };
   if (svc.config.coins[coin] === undefined) return { ok: false, reason: `${coin} is not served by this device` };
   const account = batchAccount(view, addressType, coin);
   if (account === undefined) return { ok: false, reason: `no ${addressType} ${coin} account is known${addressType === 'hot' ? ' (not paired yet)' : ''}` };
-  const signature = signWithChannel(svc, channel.cId, batchContentString(batchAddresses(account, batchNo)));
+  const job = `${addressType} ${coin} batch ${batchNo}`;
+  const addresses = await batchAddresses(account, batchNo, (done, total) => svc.progress?.(job, done, total));
+  const signature = signWithChannel(svc, channel.cId, batchContentString(addresses));
   return { ok: true, cId: channel.cId, text: formatColdMessage({ kind: 'addresses', addressType, batchNo, signature, cId: channel.cId, coin }) };
 }

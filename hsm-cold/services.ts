@@ -36,4 +36,6 @@ export interface ColdServices {
   sms: SmsOutlet;
   events: EventOutlet;
   log: Logger;
+  /** Progress of long jobs (address batches), for the console and the event stream. */
+  progress?: (job: string, done: number, total: number) => void;
 }

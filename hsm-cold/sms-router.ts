@@ -45,7 +45,7 @@ export function triageSms(svc: ColdServices, sms: InboundSms): Triage {
  * Slow work done before the transaction (deriving and signing a batch); the transaction then
  * checks that the channel it used is still the open one.
  */
-export function prepareSms(svc: ColdServices, triage: Triage): BatchOutcome | undefined {
+export async function prepareSms(svc: ColdServices, triage: Triage): Promise<BatchOutcome | undefined> {
   if (triage.kind !== 'message' || triage.message.kind !== 'verify-addresses') return undefined;
   const m = triage.message;
   return answerBatchCheck(svc, svc.store, m.addressType, m.coin, m.batchNo);

@@ -152,16 +152,19 @@ export class RpcEndpoint {
       throw new HsmError('RPC_DIRECTION', `${this.role} may not send ${type}`, { field: 'type' });
     }
     const checked = checkBody(this.messages, type, 'request', body);
-    const rid = this.store.transact((tx) => {
+    let waiter!: { resolve: (body: unknown) => void; reject: (error: HsmError) => void };
+    const promise = new Promise<Reply>((resolve, reject) => (waiter = { resolve: resolve as (body: unknown) => void, reject }));
+    // Inside a caller's transaction this joins it: the request exists, and is sent, only once
+    // that transaction commits (if it aborts, the returned promise never settles).
+    this.store.transact((tx) => {
       const next = tx.get(RPC_COLLECTIONS.counters, NEXT_RID)?.value ?? 1;
       tx.put(RPC_COLLECTIONS.counters, NEXT_RID, { value: next + 1 });
       tx.put(RPC_COLLECTIONS.outbox, next, { type, body: packBody(checked), createdAt: this.clock.now() });
-      return next;
+      tx.afterCommit(() => {
+        this.waiting.set(next, waiter);
+        this.sendRequest(next);
+      });
     });
-    const promise = new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(rid, { resolve: resolve as (body: unknown) => void, reject });
-    });
-    this.sendRequest(rid);
     return promise;
   }
 

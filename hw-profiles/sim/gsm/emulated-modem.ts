@@ -67,7 +67,10 @@ export interface InjectSmsOptions {
   alphabet?: 'auto' | 'gsm7' | 'ucs2';
   referenceBits?: 8 | 16;
   concatReference?: number;
-  /** Delivery order of the parts as 1-based part numbers, or `reverse`; default in order. */
+  /**
+   * Which parts to deliver, in which order, as 1-based part numbers (a subset leaves the rest
+   * undelivered), or `reverse`; default all in order.
+   */
   order?: readonly number[] | 'reverse';
   /** SCTS (Unix ms); default: network time. */
   timestamp?: number;
@@ -886,9 +889,9 @@ export class EmulatedModem implements ModemContext {
       smsc: this.settings.csca === '' ? undefined : this.settings.csca,
     });
     const order = options.order === 'reverse' ? parts.map((_, i) => parts.length - i) : (options.order ?? parts.map((_, i) => i + 1));
-    const sorted = [...order].sort((a, b) => a - b);
-    if (sorted.length !== parts.length || sorted.some((n, i) => n !== i + 1)) {
-      throw controlError(`order must list each of the ${parts.length} part numbers once`, 'order');
+    const distinct = new Set(order);
+    if (order.length === 0 || distinct.size !== order.length || order.some((n) => !Number.isInteger(n) || n < 1 || n > parts.length)) {
+      throw controlError(`order must list distinct part numbers 1-${parts.length}`, 'order');
     }
     return order.map((n) => {
       this.lastIncomingIndex = undefined;

@@ -730,7 +730,7 @@ export class Modem {
   private async resetModule(): Promise<void> {
     await this.exclusive(async () => {
       try {
-        await this.exchange('AT+CFUN=1,1', { timeoutMs: 15_000 });
+        await this.exchange('AT+CFUN=1,1');
       } catch (error) {
         if (!(error instanceof ModemCommandError)) throw error;
       }

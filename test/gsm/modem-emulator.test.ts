@@ -4,6 +4,7 @@ import { decodePdu, encodeSubmit, type DecodedDeliver } from '../../shared/gsm/p
 import { EmulatedModemDevice } from '../../hw-profiles/sim/gsm/modem-device.ts';
 import { MODEM_PROFILES, modemProfile, type ModemProfileName } from '../../hw-profiles/sim/gsm/modem-profiles.ts';
 import { parseCommandLine } from '../../hw-profiles/sim/gsm/emulated-modem.ts';
+import { luhnDigit } from '../../hw-profiles/sim/gsm/network.ts';
 import { expectHsmError } from '../helpers/errors.ts';
 import { Terminal, world, type World } from './helpers.ts';
 
@@ -388,6 +389,9 @@ describe('control API: bad arguments change nothing', () => {
       term.take();
       const profile = modemProfile(name);
       expect(await term.command('AT+CGMM')).toContain(profile.model);
+      const imei = device.modem.imei;
+      expect(imei).toMatch(new RegExp(`^${profile.tac}\\d{7}$`));
+      expect(luhnDigit(imei.slice(0, 14))).toBe(Number(imei[14]));
       device.modem.injectSms({ from: '+4917011', text: 'a' });
       device.modem.injectSms({ from: '+4917011', text: 'b'.repeat(300) });
       term.take();

@@ -16,7 +16,7 @@
  */
 import type { Clock, TimerHandle } from '../../../shared/clock.ts';
 import { HsmError } from '../../../shared/errors.ts';
-import { CMS, CR, CTRL_Z, ESC, LF, REG_STAT, SMS_STAT, type SmsStat } from '../../../shared/gsm/at-codes.ts';
+import { CMS, CR, CTRL_Z, ESC, LF, REG_STAT, SMS_STAT } from '../../../shared/gsm/at-codes.ts';
 import { splitParams } from '../../../shared/gsm/at-parser.ts';
 import {
   MAX_PDU_HEX,
@@ -46,7 +46,7 @@ import {
   type SimState,
 } from './modem-commands.ts';
 import { modemProfile, type ModemProfile, type ModemProfileName } from './modem-profiles.ts';
-import type { DeliveryOutcome, NetworkEndpoint, SimCard, SimulatedGsmNetwork } from './network.ts';
+import { luhnDigit, type DeliveryOutcome, type NetworkEndpoint, type SimCard, type SimulatedGsmNetwork } from './network.ts';
 import { SmsStorage } from './sms-storage.ts';
 
 export type HangRecovery = 'power-cycle' | 'port-reopen' | 'manual';
@@ -164,7 +164,7 @@ export class EmulatedModem implements ModemContext {
   private prompt: PromptSpec | undefined;
   private urcQueue: string[][] = [];
   private bootDone = false;
-  private sim_state: SimState = 'absent';
+  private simStatus: SimState = 'absent';
   private detachNetwork: (() => void) | undefined;
   private lastRegStat = -1;
   private clockOffsetMs = 0;
@@ -195,7 +195,8 @@ export class EmulatedModem implements ModemContext {
     this.random = options.random ?? new SeededRandom(`modem/${options.sim?.msisdn ?? 'none'}`);
     this.simCard = options.sim;
     if (options.imei !== undefined && !/^[0-9]{15}$/.test(options.imei)) throw controlError('an IMEI is 15 digits', 'imei');
-    this.imei = options.imei ?? `${this.profile.tac}${String(this.random.fork('imei').int(10 ** 7)).padStart(7, '0')}`;
+    const body = `${this.profile.tac}${String(this.random.fork('imei').int(10 ** 6)).padStart(6, '0')}`;
+    this.imei = options.imei ?? `${body}${luhnDigit(body)}`;
     for (const [name, capacity] of Object.entries(this.profile.memories)) {
       this.storages.set(name, new SmsStorage(name, capacity, this.profile.storageIndexBase));
     }
@@ -274,7 +275,7 @@ export class EmulatedModem implements ModemContext {
     this.prompt = undefined;
     this.urcQueue = [];
     this.bootDone = false;
-    this.sim_state = this.simCard === undefined ? 'absent' : this.pinAttemptsLeft === 0 ? 'puk' : this.simCard.pin !== undefined ? 'pin' : 'ready';
+    this.simStatus = this.simCard === undefined ? 'absent' : this.pinAttemptsLeft === 0 ? 'puk' : this.simCard.pin !== undefined ? 'pin' : 'ready';
     this.lastRegStat = -1;
     this.clockOffsetMs = 0;
     this.clockZone = undefined;
@@ -299,7 +300,7 @@ export class EmulatedModem implements ModemContext {
   }
 
   get simState(): SimState {
-    return this.sim_state;
+    return this.simStatus;
   }
 
   get booted(): boolean {
@@ -309,13 +310,13 @@ export class EmulatedModem implements ModemContext {
   enterPin(pin: string): 'ok' | 'wrong' | 'blocked' {
     if (this.simCard?.pin === undefined || pin === this.simCard.pin) {
       this.pinAttemptsLeft = 3;
-      this.sim_state = 'ready';
+      this.simStatus = 'ready';
       this.timer(0, () => this.updateRegistration());
       return 'ok';
     }
     this.pinAttemptsLeft--;
     if (this.pinAttemptsLeft <= 0) {
-      this.sim_state = 'puk';
+      this.simStatus = 'puk';
       return 'blocked';
     }
     return 'wrong';
@@ -324,7 +325,7 @@ export class EmulatedModem implements ModemContext {
   registration(): { stat: number; lac: string; ci: string } {
     const location = { lac: '00C3', ci: '1A2B' };
     if (this.forcedReg !== undefined) return { stat: this.forcedReg, ...location };
-    if (!this.powered || !this.bootDone || this.settings.cfun !== 1 || this.sim_state !== 'ready') return { stat: REG_STAT.notRegistered, ...location };
+    if (!this.powered || !this.bootDone || this.settings.cfun !== 1 || this.simStatus !== 'ready') return { stat: REG_STAT.notRegistered, ...location };
     if (this.network === undefined || this.simCard === undefined) return { stat: REG_STAT.home, ...location };
     return { stat: this.network.inService(this.simCard.msisdn) ? REG_STAT.home : REG_STAT.searching, ...location };
   }
@@ -544,7 +545,7 @@ export class EmulatedModem implements ModemContext {
     for (const block of blocks) {
       const text = block.join('\r\n');
       this.write(this.settings.verbose ? `\r\n${text}\r\n` : `${text}\r\n`);
-      if (this.interleave) this.drainUrcQueue();
+      if (this.interleave) this.flushUrcs();
     }
   }
 
@@ -711,7 +712,7 @@ export class EmulatedModem implements ModemContext {
   }
 
   private wantsService(): boolean {
-    return this.powered && this.bootDone && this.settings.cfun === 1 && this.sim_state === 'ready' && this.forcedReg === undefined;
+    return this.powered && this.bootDone && this.settings.cfun === 1 && this.simStatus === 'ready' && this.forcedReg === undefined;
   }
 
   private updateRegistration(): void {
@@ -792,15 +793,11 @@ export class EmulatedModem implements ModemContext {
   }
 
   private flushUrcs(): void {
-    this.drainUrcQueue();
-  }
-
-  private drainUrcQueue(): void {
     for (const lines of this.urcQueue.splice(0)) this.write(`\r\n${lines.join('\r\n')}\r\n`);
   }
 
   private cpinUrc(): string {
-    switch (this.sim_state) {
+    switch (this.simStatus) {
       case 'absent':
         return '+CPIN: NOT INSERTED';
       case 'pin':
@@ -938,7 +935,7 @@ export class EmulatedModem implements ModemContext {
 
   removeSim(): void {
     this.simCard = undefined;
-    this.sim_state = 'absent';
+    this.simStatus = 'absent';
     this.updateRegistration();
   }
 
@@ -947,7 +944,7 @@ export class EmulatedModem implements ModemContext {
     parsePhoneNumber(sim.msisdn, 'msisdn');
     this.simCard = sim;
     this.pinAttemptsLeft = 3;
-    this.sim_state = sim.pin !== undefined ? 'pin' : 'ready';
+    this.simStatus = sim.pin !== undefined ? 'pin' : 'ready';
     if (this.settings.csca === '') this.settings.csca = this.smscOfSim();
     this.updateRegistration();
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { CME, CMS, SMS_STAT, SMS_STAT_TEXT, isRegistered, type SmsStat } from '../../../shared/gsm/at-codes.ts';
-import { splitParams, unquote } from '../../../shared/gsm/at-parser.ts';
+import { unquote } from '../../../shared/gsm/at-parser.ts';
 import { decodePdu } from '../../../shared/gsm/pdu.ts';
 import type { ModemProfile } from './modem-profiles.ts';
 import type { SimCard } from './network.ts';

@@ -512,8 +512,8 @@ export class SimulatedGsmNetwork {
   }
 }
 
-/** Luhn check digit of an ICCID body (ITU-T E.118). */
-function luhnDigit(body: string): number {
+/** Luhn check digit, as ICCIDs (ITU-T E.118) and IMEIs (3GPP TS 23.003 §6.2.1) end with. */
+export function luhnDigit(body: string): number {
   let sum = 0;
   for (let i = 0; i < body.length; i++) {
     let digit = Number(body[body.length - 1 - i]);

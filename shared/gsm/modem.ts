@@ -352,6 +352,25 @@ export class Modem {
     });
   }
 
+  /**
+   * Resolves once the modem is registered, home or roaming (27.007 §7.2), asking `AT+CREG?`
+   * every `pollMs` besides listening for `+CREG` URCs; MODEM_NOT_REGISTERED after `timeoutMs`.
+   */
+  async waitForRegistration(timeoutMs = 60_000, pollMs = 2_000): Promise<void> {
+    if (!(timeoutMs >= 0 && Number.isFinite(timeoutMs)) || !(pollMs > 0 && Number.isFinite(pollMs))) {
+      throw new HsmError('MODEM_BAD_OPTION', 'registration wait and poll times must be positive numbers of ms', { field: 'timeoutMs' });
+    }
+    const deadline = this.clock.monotonic() + timeoutMs;
+    while (!isRegistered(this.regStat)) {
+      const left = deadline - this.clock.monotonic();
+      if (left <= 0) {
+        throw new HsmError('MODEM_NOT_REGISTERED', `${this.name} did not register within ${timeoutMs} ms (stat ${this.regStat})`, { field: 'registration' });
+      }
+      await this.clock.sleep(Math.min(pollMs, left));
+      if (this.currentState === 'ready') await this.refreshHealth().catch(() => undefined);
+    }
+  }
+
   /** Asks the modem for signal and registration now. */
   refreshHealth(): Promise<ModemHealth> {
     return this.exclusive(async () => {

@@ -195,6 +195,23 @@ describe('Modem receiving: store first, then delete', () => {
     expect(report.report).toMatchObject({ messageReference: sent.messageReferences[0], status: 0 });
   });
 
+  it('waits for registration, polling AT+CREG? besides the URCs', async () => {
+    const w = world();
+    const { modem, device } = modemRig(w, { msisdn: '+4917000000001' });
+    w.network.setCarrierUp('A', false);
+    expect(await drive(w.clock, modem.start())).toBe('ready');
+    expect(modem.health).toMatchObject({ registered: false, regStat: 2 });
+    await expect(drive(w.clock, modem.waitForRegistration(10_000))).rejects.toMatchObject({ code: 'MODEM_NOT_REGISTERED', field: 'registration' });
+    const asked = device.modem.invocations('+CREG');
+    const waiting = modem.waitForRegistration(60_000, 5_000);
+    await w.clock.advance(12_000);
+    expect(device.modem.invocations('+CREG')).toBeGreaterThan(asked);
+    w.network.setCarrierUp('A', true);
+    await drive(w.clock, waiting);
+    expect(modem.health.registered).toBe(true);
+    await expect(modem.waitForRegistration(-1)).rejects.toMatchObject({ code: 'MODEM_BAD_OPTION' });
+  });
+
   it('follows registration and signal URCs', async () => {
     const w = world();
     const { modem, device } = modemRig(w, { msisdn: '+4917000000001', profile: 'e3372' });

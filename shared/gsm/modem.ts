@@ -219,6 +219,8 @@ export class Modem {
   private lastError: string | undefined;
   private recovering: Promise<void> | undefined;
   private stopped = true;
+  /** Incremented by every start(), so a recovery loop of an earlier run ends. */
+  private generation = 0;
   private pinRejected = false;
   private processingStored = false;
   private readonly pendingIndexes = new Set<string>();
@@ -229,6 +231,12 @@ export class Modem {
     }
     if (options.pin !== undefined && !/^[0-9]{4,8}$/.test(options.pin)) {
       throw new HsmError('MODEM_BAD_OPTION', 'the SIM PIN must be 4-8 digits', { field: 'pin' });
+    }
+    if (options.smsc !== undefined && !/^\+?[0-9]{1,20}$/.test(options.smsc)) {
+      throw new HsmError('MODEM_BAD_OPTION', 'the SMSC is "+" and 1-20 digits', { field: 'smsc' });
+    }
+    for (const line of options.quirks?.initCommands ?? []) {
+      if (!/^AT[\x20-\x7e]{1,126}$/i.test(line)) throw new HsmError('MODEM_BAD_OPTION', 'init commands are AT command lines in printable ASCII', { field: 'quirks.initCommands' });
     }
     this.name = options.name;
     this.clock = options.clock;
@@ -285,6 +293,7 @@ export class Modem {
   async start(): Promise<ModemState> {
     if (!this.stopped) return this.currentState;
     this.stopped = false;
+    this.generation++;
     this.setState('starting');
     await new Promise<void>((resolve) => {
       void this.recover('start', 3, resolve);
@@ -702,11 +711,13 @@ export class Modem {
    */
   private recover(reason: string, level: RecoveryLevel, firstAttemptDone?: () => void): Promise<void> {
     if (this.recovering !== undefined && firstAttemptDone === undefined) return this.recovering;
+    const generation = this.generation;
+    const live = (): boolean => !this.stopped && generation === this.generation;
     const run = async (): Promise<void> => {
       let current = level;
       let attempts = 0;
       if (this.currentState !== 'starting') this.setState('recovering');
-      while (!this.stopped) {
+      while (live()) {
         this.emit({ type: 'recovery', level: current, reason });
         this.log.warn({ level: current, reason }, 'bringing the modem up');
         try {
@@ -727,7 +738,7 @@ export class Modem {
             firstAttemptDone?.();
             return;
           }
-          if (this.stopped) break;
+          if (!live()) break;
           if (this.currentState === 'starting') this.setState('recovering');
           firstAttemptDone?.();
           firstAttemptDone = undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HsmError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
-import { ModemCommandError, isTransientSendError, type InboundSms, type ModemEvent } from '../../shared/gsm/modem.ts';
+import { Modem, ModemCommandError, isTransientSendError, type InboundSms, type ModemEvent } from '../../shared/gsm/modem.ts';
 import type { ModemProfileName } from '../../hw-profiles/sim/gsm/modem-profiles.ts';
 import { drive, modemRig, until, world } from './helpers.ts';
 
@@ -265,6 +265,30 @@ describe('Modem watchdog and recovery', () => {
     const before = device.modem.invocations('+CMGF');
     device.modem.emitUrc('RDY');
     await until(w.clock, () => device.modem.invocations('+CMGF') > before && modem.state === 'ready');
+  });
+
+  it('can be stopped during recovery and started again', async () => {
+    const w = world();
+    const { modem, device } = modemRig(w, { msisdn: '+4917000000001' });
+    await drive(w.clock, modem.start());
+    device.unplug();
+    await until(w.clock, () => modem.state === 'recovering');
+    await drive(w.clock, modem.stop());
+    expect(modem.state).toBe('stopped');
+    device.replug();
+    expect(await drive(w.clock, modem.start())).toBe('ready');
+    await w.clock.advance(120_000);
+    expect(modem.state).toBe('ready');
+    expect(device.hostPortOpen).toBe(true);
+  });
+
+  it('checks its options', () => {
+    const w = world();
+    const base = { clock: w.clock, openPort: () => Promise.reject(new Error('unused')) };
+    expect(() => new Modem({ ...base, name: 'sim 1' })).toThrow(expect.objectContaining({ code: 'MODEM_BAD_OPTION', field: 'name' }));
+    expect(() => new Modem({ ...base, name: 'sim1', pin: '12' })).toThrow(expect.objectContaining({ code: 'MODEM_BAD_OPTION', field: 'pin' }));
+    expect(() => new Modem({ ...base, name: 'sim1', smsc: '+49";+CFUN=0' })).toThrow(expect.objectContaining({ code: 'MODEM_BAD_OPTION', field: 'smsc' }));
+    expect(() => new Modem({ ...base, name: 'sim1', quirks: { initCommands: ['AT\r\nATZ'] } })).toThrow(expect.objectContaining({ field: 'quirks.initCommands' }));
   });
 
   it('validates raw commands', async () => {

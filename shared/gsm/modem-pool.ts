@@ -566,15 +566,13 @@ export class ModemPool {
     const now = this.clock.now();
     const multipartTimeout = this.options.multipartTimeoutMs ?? 3_600_000;
     const retention = this.options.seenRetentionMs ?? 7 * 86_400_000;
-    const expiredGroups = new Set<string>();
+    const expiredParts = [...this.store.range(GSM_INBOX_PARTS)].filter((e) => now - e.value.receivedAt > multipartTimeout);
+    const expiredSeen = [...this.store.range(GSM_SEEN)].filter((e) => now - e.value.at > retention);
+    if (expiredParts.length === 0 && expiredSeen.length === 0) return;
+    const expiredGroups = new Set(expiredParts.map((e) => e.value.group));
     this.store.transact((tx) => {
-      for (const { key, value } of tx.range(GSM_INBOX_PARTS)) {
-        if (now - value.receivedAt > multipartTimeout) {
-          tx.del(GSM_INBOX_PARTS, key);
-          expiredGroups.add(value.group);
-        }
-      }
-      for (const { key, value } of tx.range(GSM_SEEN)) if (now - value.at > retention) tx.del(GSM_SEEN, key);
+      for (const { key } of expiredParts) tx.del(GSM_INBOX_PARTS, key);
+      for (const { key } of expiredSeen) tx.del(GSM_SEEN, key);
       for (const group of expiredGroups) tx.audit('gsm.sms.multipart-expired', { group: group.slice(0, 200) });
     });
     for (const group of expiredGroups) this.emit({ type: 'multipart-expired', group });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceStore } from '../../shared/store/store.ts';
 import { verifyAudit } from '../../shared/store/audit.ts';
-import { GSM_OUTBOX, MODEM_POOL_COLLECTIONS, ModemPool, healthScore, type PoolEvent } from '../../shared/gsm/modem-pool.ts';
+import { GSM_INBOX_PARTS, GSM_OUTBOX, MODEM_POOL_COLLECTIONS, ModemPool, healthScore, type PoolEvent } from '../../shared/gsm/modem-pool.ts';
 import { Modem, type ModemOptions } from '../../shared/gsm/modem.ts';
 import { expectHsmError } from '../helpers/errors.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -224,6 +224,16 @@ describe('ModemPool inbound', () => {
     sim1.device.modem.injectSms({ from: V_DEVICE, text, order: [1], concatReference: 77 });
     await until(w.clock, () => restarted.pendingInbound().length === 1);
     expect(restarted.pendingInbound()[0]).toMatchObject({ text, parts: 2, from: V_DEVICE });
+  });
+
+  it('drops an incomplete multipart message after the time limit', async () => {
+    const { w, pool, sim1, events, store } = await poolRig();
+    sim1.device.modem.injectSms({ from: V_DEVICE, text: 'q'.repeat(200), order: [1], concatReference: 3 });
+    await until(w.clock, () => store.count(GSM_INBOX_PARTS) === 1);
+    await w.clock.advance(3_700_000);
+    expect(store.count(GSM_INBOX_PARTS)).toBe(0);
+    expect(events).toContainEqual({ type: 'multipart-expired', group: `${V_DEVICE}|8|3|2` });
+    expect(pool.pendingInbound()).toEqual([]);
   });
 
   it('matches status reports to sent messages', async () => {

@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { registerAudit } from './cli/audit.ts';
 import { registerBench } from './cli/bench.ts';
 import { registerKeys } from './cli/keys.ts';
+import { registerModemSim } from './cli/modem-sim.ts';
 import { registerMsg } from './cli/msg.ts';
 import { registerVtest } from './cli/vtest.ts';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerVtest(program);
   registerAudit(program);
   registerBench(program);
+  registerModemSim(program);
   return program;
 }
 

@@ -1,0 +1,96 @@
+/**
+ * Serves an emulated modem on a pty, for any AT client (Gammu, our driver with the real
+ * serialport bindings, picocom): socat makes a pty pair, the client opens `path`, the modem
+ * holds the other end (in a private directory) through node-serialport.
+ *
+ * `unplug()` takes the pty away (socat exits, the client reads EIO, the path disappears) and
+ * powers the modem off; `replug()` makes a new pty at the same path and boots the modem again,
+ * as a USB stick that re-enumerates.
+ *
+ * A real USB modem's boot messages (`RDY`, `SMS Ready`...) are lost when no program has the
+ * tty open. A pty keeps them in its buffer instead, and Gammu, opening the port later, would
+ * read them before the echo of its first command and give up. So the pty is served only once
+ * the modem has booted, with whatever it printed until then drained from the client's side.
+ * @module
+ */
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSerialPort, type Port } from '../../../shared/port.ts';
+import { createPtyPair, type PtyPair } from '../uart/pty-pair.ts';
+import type { EmulatedModem } from './emulated-modem.ts';
+
+export interface ServedModem {
+  readonly path: string;
+  readonly plugged: boolean;
+  unplug(): Promise<void>;
+  replug(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function serveModemOnPty(modem: EmulatedModem, path: string): Promise<ServedModem> {
+  const privateDir = mkdtempSync(join(tmpdir(), 'hsm-modem-'));
+  const inner = join(privateDir, 'modem');
+  let pair: PtyPair | undefined;
+  let port: Port | undefined;
+
+  const plug = async (): Promise<void> => {
+    pair = await createPtyPair({ linkA: path, linkB: inner });
+    port = await openSerialPort({ path: inner, baudRate: 115_200, lock: false });
+    modem.connect(port);
+    while (!modem.booted) await modem.clock.sleep(50);
+    await modem.clock.sleep(100); // socat forwards what the modem printed
+    drainPty(path);
+  };
+  const pull = async (): Promise<void> => {
+    modem.disconnect();
+    const p = port;
+    const q = pair;
+    port = undefined;
+    pair = undefined;
+    if (p !== undefined) await p.close();
+    if (q !== undefined) await q.close();
+  };
+
+  try {
+    await plug();
+  } catch (error) {
+    await pull();
+    rmSync(privateDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  return {
+    path,
+    get plugged() {
+      return pair !== undefined;
+    },
+    unplug: pull,
+    async replug() {
+      if (pair === undefined) await plug();
+    },
+    async close() {
+      await pull();
+      rmSync(privateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads and drops whatever waits on the client's side of the pty. */
+function drainPty(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+  const buffer = Buffer.alloc(4096);
+  try {
+    for (;;) {
+      let read: number;
+      try {
+        read = readSync(fd, buffer, 0, buffer.length, null);
+      } catch {
+        break; // EAGAIN: nothing left
+      }
+      if (read <= 0) break;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

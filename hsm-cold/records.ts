@@ -82,6 +82,7 @@ export const COLD_RECORDS = {
   spends: defineCollection('cold.spends', spendSchema),
   counters: defineCollection('cold.counters', countersSchema),
   timeSamples: defineCollection('cold.time-samples', timeSampleSchema),
+  timeAlert: defineCollection('cold.time-alert', z.strictObject({ alerted: z.boolean(), at: z.number().int() })),
 } as const;
 
 export const SINGLETON = 'current';

@@ -7,8 +7,10 @@
  * @module
  */
 import type { ReadView, WriteTx } from '../shared/store/store.ts';
+import { alertAdmins } from './alerts.ts';
 import type { ColdConfig } from './config.ts';
 import { COLD_RECORDS } from './records.ts';
+import type { ColdServices } from './services.ts';
 
 export const TIME_SOURCES = ['modem', 'hot'] as const;
 export type TimeSource = (typeof TIME_SOURCES)[number];
@@ -39,4 +41,22 @@ export function timeTrust(view: ReadView, config: ColdConfig, now: number): Time
     return { trusted: false, samples, reason: `${off.source} time differs from the local clock by ${Math.round(off.offsetMs / 1000)} s` };
   }
   return { trusted: true, samples };
+}
+
+/**
+ * Alerts the administrators once when the clock stops being trusted, and notes when it is
+ * trusted again (called from the upkeep sweep). The alert state is kept in the store, so a
+ * reboot does not repeat it.
+ */
+export function watchTimeTrust(svc: ColdServices, tx: WriteTx, now: number): TimeTrust {
+  const trust = timeTrust(tx, svc.config, now);
+  const alerted = tx.get(COLD_RECORDS.timeAlert, 'current')?.alerted ?? false;
+  if (!trust.trusted && !alerted) {
+    alertAdmins(svc, tx, 'TIME_UNTRUSTED', `clock not trusted (${trust.reason ?? 'unknown'}); new channels wait for an operator`);
+    tx.put(COLD_RECORDS.timeAlert, 'current', { alerted: true, at: now });
+  } else if (trust.trusted && alerted) {
+    tx.put(COLD_RECORDS.timeAlert, 'current', { alerted: false, at: now });
+    tx.audit('time.trusted-again', {});
+  }
+  return trust;
 }

@@ -267,10 +267,14 @@ export class ModemPool {
         uncertain: false,
       });
       tx.audit('gsm.sms.queued', { id: next, to });
+      // Inside a caller's transaction this joins it: nothing is announced or sent unless the
+      // caller's change commits too.
+      tx.afterCommit(() => {
+        this.emit({ type: 'queued', id: next, to });
+        this.kick();
+      });
       return next;
     });
-    this.emit({ type: 'queued', id, to });
-    this.kick();
     return id;
   }
 

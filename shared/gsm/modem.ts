@@ -32,6 +32,7 @@ import {
   parseCops,
   parseCpin,
   parseCsca,
+  parseCclk,
   parseCsq,
   parseDigits,
   parseRegistration,
@@ -378,6 +379,17 @@ export class Modem {
       await this.clock.sleep(Math.min(pollMs, left));
       if (this.currentState === 'ready') await this.refreshHealth().catch(() => undefined);
     }
+  }
+
+  /**
+   * The network's time as the modem keeps it (`AT+CCLK?`, 27.007 §8.15; set from NITZ by
+   * the network): one of HSM-Cold's independent time sources. Unix ms.
+   */
+  networkTime(): Promise<{ at: number; timeZoneMinutes: number }> {
+    return this.exclusive(async () => {
+      this.requireReady();
+      return parseCclk(await this.exchange('AT+CCLK?', { responsePrefix: '+CCLK:' }));
+    });
   }
 
   /** Asks the modem for signal and registration now. */

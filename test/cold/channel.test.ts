@@ -185,3 +185,23 @@ describe('expiry, timeouts and forgeries', () => {
     await f.close();
   });
 });
+
+describe('time trust alerts', () => {
+  it('alerts the administrators once when the clock stops being trusted, and again only after it recovered', async () => {
+    const { watchTimeTrust } = await import('../../hsm-cold/time-trust.ts');
+    const f = coldFixture({ start: at(12, 0) });
+    const alerts = (): number => f.sent.filter((s) => s.to === ADMIN && s.text.includes('clock not trusted')).length;
+    f.svc.store.transact((tx) => watchTimeTrust(f.svc, tx, f.clock.now()));
+    expect(alerts()).toBe(0);
+    f.svc.store.transact((tx) => tx.put(COLD_RECORDS.timeSamples, 'modem', { offsetMs: -600_000, at: f.clock.now(), value: f.clock.now() - 600_000 }));
+    for (let i = 0; i < 3; i++) f.svc.store.transact((tx) => watchTimeTrust(f.svc, tx, f.clock.now()));
+    expect(alerts()).toBe(1);
+    expect(f.sent.find((s) => s.text.includes('clock not trusted'))?.text).toContain('modem time differs from the local clock by -600 s');
+    f.trustTime();
+    f.svc.store.transact((tx) => watchTimeTrust(f.svc, tx, f.clock.now()));
+    f.svc.store.transact((tx) => tx.put(COLD_RECORDS.timeSamples, 'hot', { offsetMs: 900_000, at: f.clock.now(), value: f.clock.now() + 900_000 }));
+    f.svc.store.transact((tx) => watchTimeTrust(f.svc, tx, f.clock.now()));
+    expect(alerts()).toBe(2);
+    await f.close();
+  });
+});

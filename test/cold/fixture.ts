@@ -17,7 +17,9 @@ import { provisionCold } from '../../hsm-cold/provisioning.ts';
 import { COLD_RECORDS } from '../../hsm-cold/records.ts';
 import type { ColdServices, EventDetails } from '../../hsm-cold/services.ts';
 import { recordTimeSample } from '../../hsm-cold/time-trust.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const V_DEVICE = '+8613800000001';
 export const ADMIN = '+8613900000002';
@@ -74,7 +76,8 @@ export interface ColdFixture {
 export function coldFixture(options: { start?: number; config?: ColdConfigInput; seed?: string } = {}): ColdFixture {
   const clock = new SimulatedClock({ start: options.start ?? at(23, 30) });
   const random = new SeededRandom(options.seed ?? 'cold-fixture');
-  const store = DeviceStore.open(tempDir(), { app: 'hsm-cold', schemaVersion: 1, clock, collections: Object.values(COLD_RECORDS) });
+  const dir = mkdtempSync(join(tmpdir(), 'cold-fixture-'));
+  const store = DeviceStore.open(dir, { app: 'hsm-cold', schemaVersion: 1, clock, collections: Object.values(COLD_RECORDS) });
   const vault = new Vault(store, random);
   const provisioned = provisionCold(store, vault, random, clock.now(), { pin: '2468', mnemonic: MNEMONIC, config: options.config ?? baseConfig(), kdf: FAST_KDF });
   const sent: ColdFixture['sent'] = [];
@@ -101,7 +104,10 @@ export function coldFixture(options: { start?: number; config?: ColdConfigInput;
     events,
     identity: provisioned.identity,
     trustTime: () => store.transact((tx) => (recordTimeSample(tx, 'modem', clock.now(), clock.now()), recordTimeSample(tx, 'hot', clock.now(), clock.now()))),
-    close: () => store.close(),
+    close: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
   fixture.trustTime();
   return fixture;

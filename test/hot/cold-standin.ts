@@ -147,11 +147,16 @@ export class ColdStandIn {
     await this.store.close();
   }
 
-  /** A power cycle: the store is closed and opened again, the link restarts with a new epoch. */
-  async reboot(): Promise<void> {
-    await this.shutdown();
+  /** Powers on after `shutdown()`: the store opens again and the link starts with a new epoch. */
+  powerOn(): void {
     this.open();
     this.boot();
+  }
+
+  /** A power cycle. */
+  async reboot(): Promise<void> {
+    await this.shutdown();
+    this.powerOn();
   }
 
   /** Reports an event to HSM-Hot (`hot.event`, exactly once). */

@@ -6,8 +6,9 @@
  * An incoming message is checked in this order, and the first failure is the `err` it gets:
  *   connection rate (RATE_LIMITED) → size (MESSAGE_TOO_LARGE) → text frame (MESSAGE_BINARY) →
  *   JSON and envelope (MESSAGE_MALFORMED) → known op (OP_UNKNOWN) → data fields (API_VERSION,
- *   KEY_FORMAT, NONCE_INVALID, SIGNATURE_INVALID, PARAMS_INVALID) → authenticated (AUTH_REQUIRED / AUTH_ALREADY) → registered key (KEY_UNKNOWN, KEY_MISMATCH) →
- *   key rate (RATE_LIMITED) → nonce (NONCE_REPLAYED, NONCE_STALE) → signature
+ *   KEY_FORMAT, NONCE_INVALID, SIGNATURE_INVALID, PARAMS_INVALID) → authenticated
+ *   (AUTH_REQUIRED / AUTH_ALREADY) → registered key (KEY_UNKNOWN, KEY_MISMATCH) → key rate,
+ *   operations only (RATE_LIMITED) → nonce (NONCE_REPLAYED, NONCE_STALE) → signature
  *   (SIGNATURE_INVALID) → scope (SCOPE_MISSING) → params (PARAMS_INVALID) → the operation.
  * Nothing is written before the signature verifies. From then on the nonce is spent, in the
  * same transaction as the operation's effect, or alone when the operation is refused.
@@ -297,7 +298,11 @@ export class HostApi {
     const { store } = this.options;
     const scopes = keyScopes(store, parsed.key);
     if (scopes === undefined) throw apiError(API_ERROR.KEY_UNKNOWN, 'the key is not registered with this device', 'data.key');
-    if (!this.keyBuckets.take(parsed.key)) throw apiError(API_ERROR.RATE_LIMITED, 'too many operations from this key; slow down');
+    // Only the connection that authenticated as a key spends that key's tokens; anonymous
+    // `auth` attempts are bounded by the connection bucket, so they cannot starve the key.
+    if (parsed.op !== 'auth' && !this.keyBuckets.take(parsed.key)) {
+      throw apiError(API_ERROR.RATE_LIMITED, 'too many operations from this key; slow down');
+    }
     const last = lastNonce(store, parsed.key);
     if (parsed.nonce === last) throw apiError(API_ERROR.NONCE_REPLAYED, `nonce ${parsed.nonce} was already used by this key`, 'data.nonce');
     if (parsed.nonce < last) {

@@ -194,7 +194,7 @@ describe('end to end over the emulated serial pair', () => {
     expect(r.cold.approvalCount('e2e-wait')).toBe(1);
   });
 
-  it('a pulled cable: the request completes after the cable is back, without a second approval', async () => {
+  it('a pulled cable at either end: the request completes after the cable is back, without a second approval', async () => {
     const r = await readyRig();
     const client = await r.client();
     r.wire.unplug('b');
@@ -206,6 +206,17 @@ describe('end to end over the emulated serial pair', () => {
     await r.until(() => finalStatus(client, 'e2e-cable') !== undefined);
     expect(finalStatus(client, 'e2e-cable')!.data.hot_wallet_tx_status).toBe(1);
     expect(r.cold.approvalCount('e2e-cable')).toBe(1);
+
+    // Now HSM-Hot's end: its port goes away; the link region retries until it can open it again.
+    r.wire.unplug('a');
+    await client.op('tx_request', withdrawal('e2e-cable-2', { salt: 1 }).params);
+    await r.clock.advance(30_000);
+    expect(r.hot.linkUp).toBe(false);
+    expect(r.hot.error?.code).toBe('PORT_UNAVAILABLE');
+    r.wire.replug('a');
+    await r.until(() => finalStatus(client, 'e2e-cable-2') !== undefined);
+    expect(finalStatus(client, 'e2e-cable-2')!.data.hot_wallet_tx_status).toBe(1);
+    expect(r.cold.approvalCount('e2e-cable-2')).toBe(1);
   });
 
   it('both devices restart between the approval and its reply: one approval, one signature, one transaction', async () => {

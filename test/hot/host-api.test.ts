@@ -228,10 +228,13 @@ describe('host API: size caps and malformed messages', () => {
 describe('host API: rate limits', () => {
   it('limits operations per key, and refills with time', async () => {
     const r = await startRig({ config: { ...TEST_CONFIG, api: { keyBurst: 4, keyPerSecond: 2 } } });
-    const client = await r.client(); // auth takes one token
+    // Failed anonymous auth attempts under the key do not spend its tokens.
+    const anonymous = await PlatformClient.connect(r.url, { publicKey: PLATFORM.publicKey, privateKey: STRANGER.privateKey });
+    for (let i = 0; i < 6; i++) expectErr(await anonymous.auth(), API_ERROR.SIGNATURE_INVALID);
+    const client = await r.client();
     const replies: string[] = [];
-    for (let i = 0; i < 5; i++) replies.push((await client.op('device_status', {})).data.code ?? 'ack');
-    expect(replies).toEqual(['ack', 'ack', 'ack', API_ERROR.RATE_LIMITED, API_ERROR.RATE_LIMITED]);
+    for (let i = 0; i < 6; i++) replies.push((await client.op('device_status', {})).data.code ?? 'ack');
+    expect(replies).toEqual(['ack', 'ack', 'ack', 'ack', API_ERROR.RATE_LIMITED, API_ERROR.RATE_LIMITED]);
     await r.clock.advance(1_000);
     expect((await client.op('device_status', {})).msg).toBe('ack');
     const other = await r.client(READER);

@@ -115,6 +115,11 @@ export function operationSigningString(op: string, key: string, nonce: number, p
   return `${op.toUpperCase()}${key}${nonce}${canonicalJson(params)}`;
 }
 
+/** Times on the wire, as the seed writes them: `2016-07-31T04:52:13` (UTC, whole seconds). */
+export function apiTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
 /** The text the device signs for a result message: canonical JSON of everything but `signed`. */
 export function messageSigningString(message: Record<string, unknown>): string {
   const { signed: _signed, ...rest } = message;

@@ -14,7 +14,7 @@ import { defineCollection } from '../shared/store/collection.ts';
 import type { DeviceStore } from '../shared/store/store.ts';
 import { coldAccountsCollection, hotAccountsCollection, storeColdAccounts } from './accounts.ts';
 import type { Journal, JsonData } from './journal.ts';
-import { apiTime } from './requests.ts';
+import { apiTime } from './api-wire.ts';
 
 type StatusReply = ReplyOf<typeof DEVICE_LINK_MESSAGES, 'cold.status'>;
 type ColdEvent = RequestOf<typeof DEVICE_LINK_MESSAGES, 'hot.event'>;

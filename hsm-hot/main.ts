@@ -35,7 +35,8 @@ import { Journal, journalCollection, journalCounterCollection, type JsonData } f
 import { hotMachine, toHotError, type DeviceCheck, type HotError } from './machine.ts';
 import { hostOperations } from './operations.ts';
 import { pairWithCold, provisionKeys, type PairingInput, type ProvisionedKeys, type ProvisioningInput } from './provisioning.ts';
-import { HotSendRequests, apiTime, pendingRequestsCollection, requestCounterCollection, requestsCollection } from './requests.ts';
+import { apiTime } from './api-wire.ts';
+import { HotSendRequests, pendingRequestsCollection, requestCounterCollection, requestsCollection } from './requests.ts';
 import { formatPath } from './signer.ts';
 
 export const HOT_APP = 'hsm-hot';
@@ -100,6 +101,11 @@ interface Runtime {
 }
 
 type HotActor = ActorRefFrom<typeof hotMachine>;
+
+export interface ProvisioningResult extends ProvisionedKeys {
+  paired: boolean;
+  pairingError?: HotError;
+}
 
 function settledState(snapshot: SnapshotFrom<typeof hotMachine>): boolean {
   if (snapshot.status !== 'active') return true;
@@ -171,17 +177,21 @@ export class HsmHot {
     return this.runtime?.link;
   }
 
-  /** Provisions a new device and pairs it; resolves when it runs. Returns a generated mnemonic once. */
-  async provision(input: ProvisioningInput): Promise<ProvisionedKeys> {
+  /**
+   * Provisions a new device and pairs it. Throws when nothing was created; once the keys exist
+   * it resolves, with a generated mnemonic (shown once), also when pairing then failed: the
+   * device waits in `unpaired` and `pairingError` says why.
+   */
+  async provision(input: ProvisioningInput): Promise<ProvisioningResult> {
     this.expectState('uninitialised', 'provision');
     this.lastProvisioned = undefined;
     this.actor.send({ type: 'PROVISION', input });
     await this.settle();
     const keys = this.lastProvisioned as ProvisionedKeys | undefined;
     this.lastProvisioned = undefined;
-    if (this.state !== 'running') throw this.lastError();
-    if (keys === undefined) throw new HsmError('PROVISIONING', 'provisioning ended without keys');
-    return keys;
+    if (keys === undefined) throw this.lastError();
+    if (this.state === 'running') return { ...keys, paired: true };
+    return { ...keys, paired: false, pairingError: this.lastError().toJSON() };
   }
 
   /** Unlocks with the PIN; resolves when the device runs (or waits for pairing). */

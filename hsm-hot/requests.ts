@@ -36,8 +36,9 @@ import type { DeviceStore, ReadView, WriteTx } from '../shared/store/store.ts';
 import type { Vault } from '../shared/store/vault.ts';
 import { withSeedKeys, type AccountBook } from './accounts.ts';
 import { coinConfig, networkOf, type HotConfig } from './config.ts';
+import { apiTime } from './api-wire.ts';
 import type { Journal, JsonData } from './journal.ts';
-import { checkPsbt, signPsbt } from './signer.ts';
+import { checkPsbt, signPsbt, type SigningPolicy } from './signer.ts';
 
 type ApproveRequest = RequestOf<typeof DEVICE_LINK_MESSAGES, 'cold.approve'>;
 type ApproveReply = ReplyOf<typeof DEVICE_LINK_MESSAGES, 'cold.approve'>;
@@ -111,11 +112,6 @@ export interface RequestsOptions {
   /** HSM-Cold's identity key (hex), pinned at pairing. */
   coldIdentity: string;
   log?: Logger;
-}
-
-/** Seed time format: `2016-07-31T04:52:13` (UTC). */
-export function apiTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19);
 }
 
 function sha256Hex(data: Uint8Array): string {
@@ -300,7 +296,7 @@ export class HotSendRequests {
 
   // ---------------------------------------------------------------------------------------
 
-  private policyFor(coin: Coin): { accounts: ReturnType<AccountBook['hotAccountsOf']>; fee: ReturnType<typeof coinConfig>['fee'] } {
+  private policyFor(coin: Coin): SigningPolicy {
     return { accounts: this.options.accounts.hotAccountsOf(coin), fee: coinConfig(this.options.config, coin).fee };
   }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authSigningString, canonicalJson, messageSigningString, operationSigningString } from '../../hsm-hot/api-wire.ts';
-import { apiTime } from '../../hsm-hot/requests.ts';
+import { apiTime, authSigningString, canonicalJson, messageSigningString, operationSigningString } from '../../hsm-hot/api-wire.ts';
 import { expectHsmError } from '../helpers/errors.ts';
 import { canonical } from './client.ts';
 

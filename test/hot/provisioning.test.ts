@@ -150,12 +150,14 @@ describe('provisioning HSM-Hot', () => {
     expect(hot.state).toBe('running');
   });
 
-  it('a pairing file for another device leaves it provisioned and unpaired, and pairing can be done again', async () => {
+  it('a pairing file for another device leaves it provisioned (mnemonic shown) and unpaired; pairing can be done again', async () => {
     const b = bench();
     const hot = await b.start();
     const other = testKey('another hot device').publicKey;
-    const error = await rejection(hot.provision(input(b, { pairing: { method: 'file', file: createPairingFile(other, b.coldIdentity, b.random) } })));
-    expect(error.code).toBe('PAIRING_FILE');
+    const result = await hot.provision(input(b, { mnemonic: { generate: 12 }, pairing: { method: 'file', file: createPairingFile(other, b.coldIdentity, b.random) } }));
+    expect(result.paired).toBe(false);
+    expect(result.pairingError?.code).toBe('PAIRING_FILE');
+    expect(validateMnemonic(result.generatedMnemonic as string).split(' ')).toHaveLength(12);
     expect(hot.state).toBe('unpaired');
     await hot.pair(input(b).pairing);
     expect(hot.state).toBe('running');

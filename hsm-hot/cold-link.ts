@@ -1,7 +1,8 @@
 /**
  * What HSM-Hot keeps of HSM-Cold besides approvals: its account xpubs (exchanged once after
  * pairing with `cold.pin-xpubs`), the latest `cold.status` answer, and the events HSM-Cold
- * reports (`hot.event`), which are journalled and pushed to subscribers.
+ * reports (`hot.event`), which are journalled and pushed to subscribers. It also answers the
+ * link's diagnostics (`link.echo`, `link.time`).
  * @module
  */
 import { z } from 'zod';
@@ -56,6 +57,9 @@ export class ColdLink {
   attachLink(rpc: RpcEndpoint, isUp: () => boolean): void {
     this.rpc = rpc;
     this.isUp = isUp;
+    // The link's own diagnostics; HSM-Hot is online, so its clock is HSM-Cold's time source.
+    rpc.handle<{ data: Uint8Array }, { data: Uint8Array }>('link.echo', (body) => ({ data: body.data }));
+    rpc.handle<Record<string, never>, { now: number }>('link.time', () => ({ now: this.options.clock.now() }));
     rpc.handle<ColdEvent, Record<string, never>>('hot.event', (event, { tx }) => {
       tx.put(coldEventCollection, LATEST, event);
       tx.audit('cold.event', { kind: event.kind });

@@ -111,6 +111,17 @@ describe('end to end over the emulated serial pair', () => {
     expect(deviceSignatureValid(batch, r.hot.identity!)).toBe(true);
   });
 
+  it('HSM-Hot answers the link diagnostics HSM-Cold may send (time, echo)', async () => {
+    const r = await readyRig();
+    let time: { now: number } | undefined;
+    let echo: { data: Uint8Array } | undefined;
+    void r.cold.endpoint!.rpc.call<{ now: number }>('link.time', {}).then((reply) => (time = reply));
+    void r.cold.endpoint!.rpc.call<{ data: Uint8Array }>('link.echo', { data: Uint8Array.of(1, 2, 3) }).then((reply) => (echo = reply));
+    await r.until(() => time !== undefined && echo !== undefined);
+    expect(Math.abs(time!.now - r.clock.now())).toBeLessThan(1_000);
+    expect([...echo!.data]).toEqual([1, 2, 3]);
+  });
+
   it('refused by policy: status 9 with HSM-Cold’s reason, nothing signed', async () => {
     const r = await readyRig({ maxPerTx: 90_000n });
     const client = await r.client();

@@ -36,7 +36,7 @@ import { hotMachine, toHotError, type DeviceCheck, type HotError } from './machi
 import { hostOperations } from './operations.ts';
 import { pairWithCold, provisionKeys, type PairingInput, type ProvisionedKeys, type ProvisioningInput } from './provisioning.ts';
 import { apiTime } from './api-wire.ts';
-import { HotSendRequests, pendingRequestsCollection, requestCounterCollection, requestsCollection } from './requests.ts';
+import { HotSendRequests, pendingRequestsCollection, requestCounterCollection, requestsCollection, unsignedTxCollection } from './requests.ts';
 import { formatPath } from './signer.ts';
 
 export const HOT_APP = 'hsm-hot';
@@ -53,6 +53,7 @@ export const HOT_COLLECTIONS = [
   requestsCollection,
   pendingRequestsCollection,
   requestCounterCollection,
+  unsignedTxCollection,
   coldStatusCollection,
   coldEventCollection,
 ];

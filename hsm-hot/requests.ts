@@ -14,6 +14,11 @@
  * replays its recorded reply, and the deterministic signer produces the same transaction.
  * A crash between storing the record and writing the outbox entry is repaired by `resume()`.
  *
+ * One unsigned transaction belongs to one request (PSBT_ALREADY_REQUESTED otherwise), until
+ * that request fails. Signing the same transaction twice with different claimed input amounts
+ * would let whoever builds the PSBTs combine the two signature sets into a transaction whose
+ * real fee neither check saw (BIP143 commits to each input's amount, not to the others').
+ *
  * hot_wallet_tx_status: 0 pending, 1 OK (tx_hash and raw transaction; for the V-Device's PING
  * no transaction), 9 failed (the reason's code and message).
  * @module
@@ -63,6 +68,8 @@ const requestRecordSchema = z.strictObject({
   requestHash: hex64,
   psbt: bytes.optional(),
   psbtHash: hex64.optional(),
+  /** The unsigned transaction's hash, reserved for this request while it is not failed. */
+  unsignedHash: hex64.optional(),
   /** The platform key that asked. */
   owner: z.string(),
   requestedAt: z.number(),
@@ -80,6 +87,8 @@ export const requestsCollection = defineCollection('hot.requests', requestRecord
 /** user_tx_no of every request still waiting for HSM-Cold. */
 export const pendingRequestsCollection = defineCollection('hot.requests-pending', z.strictObject({ since: z.number() }));
 export const requestCounterCollection = defineCollection('hot.requests-head', z.strictObject({ last: z.number().int().nonnegative() }));
+/** Unsigned transaction hash → the request it belongs to. */
+export const unsignedTxCollection = defineCollection('hot.unsigned-txs', z.strictObject({ userTxNo: z.string() }));
 const HEAD = 'head';
 
 /** A tx_request as the host API hands it over (seed field names, already type-checked). */
@@ -191,11 +200,16 @@ export class HotSendRequests {
     }
     const network = networkOf(coin);
     const outs = parseOuts(request.outs, network);
+    let unsignedHash: string | undefined;
     if (outs.kind === 'ping') {
       if (psbt !== undefined) throw new HsmError('PSBT_UNEXPECTED', 'a PING request spends nothing and carries no PSBT', { field: 'psbt' });
     } else {
       if (psbt === undefined) throw new HsmError('PSBT_REQUIRED', 'a payment request needs the PSBT that makes it', { field: 'psbt' });
-      checkPsbt(psbt, outs.payments, request.isDynamicFee, this.policyFor(request.coinCode));
+      unsignedHash = checkPsbt(psbt, outs.payments, request.isDynamicFee, this.policyFor(request.coinCode)).unsignedHash;
+      const owner = tx.get(unsignedTxCollection, unsignedHash);
+      if (owner !== undefined) {
+        throw new HsmError('PSBT_ALREADY_REQUESTED', `this transaction already belongs to user_tx_no ${owner.userTxNo}`, { field: 'psbt' });
+      }
     }
     const no = (tx.get(requestCounterCollection, HEAD)?.last ?? 0) + 1;
     tx.put(requestCounterCollection, HEAD, { last: no });
@@ -214,9 +228,11 @@ export class HotSendRequests {
     };
     if (request.outType !== undefined) record.outType = request.outType;
     if (request.memo !== undefined) record.memo = request.memo;
-    if (psbt !== undefined && psbtHash !== undefined) {
+    if (psbt !== undefined && psbtHash !== undefined && unsignedHash !== undefined) {
       record.psbt = psbt;
       record.psbtHash = psbtHash;
+      record.unsignedHash = unsignedHash;
+      tx.put(unsignedTxCollection, unsignedHash, { userTxNo: record.userTxNo });
     }
     tx.put(requestsCollection, record.userTxNo, record);
     tx.put(pendingRequestsCollection, record.userTxNo, { since: record.requestedAt });
@@ -318,6 +334,9 @@ export class HotSendRequests {
     }
     tx.put(requestsCollection, settled.userTxNo, settled);
     tx.del(pendingRequestsCollection, settled.userTxNo);
+    if (settled.status === TX_STATUS.failed && settled.unsignedHash !== undefined) {
+      if (tx.get(unsignedTxCollection, settled.unsignedHash)?.userTxNo === settled.userTxNo) tx.del(unsignedTxCollection, settled.unsignedHash);
+    }
     if (settled.status === TX_STATUS.ok) {
       tx.audit('tx.signed', { userTxNo: settled.userTxNo, txid: settled.txHash ?? null, fee: settled.fee ?? null, kind: settled.approval?.kind ?? null });
     } else {

@@ -27,7 +27,7 @@
 import { Transaction, RawTx, SigHash } from '@scure/btc-signer';
 import { HsmError } from '../shared/errors.ts';
 import { outputScript } from '../shared/crypto/address.ts';
-import { bytesToHex, equalBytes, hash160 } from '../shared/crypto/hash.ts';
+import { bytesToHex, equalBytes, hash160, sha256 } from '../shared/crypto/hash.ts';
 import { CHAIN, derivePublicKey } from '../shared/crypto/hd.ts';
 import type { AddressType } from '../shared/crypto/networks.ts';
 import type { Payment } from '../shared/crypto/request-string.ts';
@@ -63,6 +63,8 @@ export interface CheckedChange {
 export interface CheckedPsbt {
   /** The parsed PSBT; `signPsbt` signs a copy. */
   transaction: Transaction;
+  /** SHA-256 of the unsigned transaction (no scriptSigs, no witnesses), hex. */
+  unsignedHash: string;
   inputs: CheckedInput[];
   change: CheckedChange[];
   inputTotal: bigint;
@@ -275,7 +277,8 @@ export function checkPsbt(psbt: Uint8Array, payments: readonly Payment[], isDyna
     scriptLengths,
   );
   checkFee(policy.fee, isDynamicFee, fee, vsizeEstimate);
-  return { transaction: tx, inputs, change, inputTotal, outputTotal, fee, vsizeEstimate, isDynamicFee, feePolicy: policy.fee };
+  const unsignedHash = bytesToHex(sha256(tx.unsignedTx));
+  return { transaction: tx, unsignedHash, inputs, change, inputTotal, outputTotal, fee, vsizeEstimate, isDynamicFee, feePolicy: policy.fee };
 }
 
 /**

@@ -131,7 +131,13 @@ describe('end to end over the emulated serial pair', () => {
     const done = finalStatus(client, 'e2e-policy')!;
     expect(done.data).toMatchObject({ hot_wallet_tx_status: 9, tx_hash: null, raw_tx: null, reason: { code: 'POLICY_MAX_PER_TX' } });
     expect(signedCount(r, 'e2e-policy')).toBe(0);
-    await r.until(() => client.messages('event').length === 1);
+    // A failed request frees its transaction: the platform may ask for it again under a new number.
+    const again = withdrawal('e2e-policy-2');
+    expect(again.params.psbt).toBe(withdrawal('e2e-policy').params.psbt);
+    expect((await client.op('tx_request', again.params)).msg).toBe('ack');
+    await r.until(() => finalStatus(client, 'e2e-policy-2') !== undefined);
+    expect(finalStatus(client, 'e2e-policy-2')!.data.reason.code).toBe('POLICY_MAX_PER_TX');
+    await r.until(() => client.messages('event').length === 2);
     expect(client.messages('event')[0]!.data).toMatchObject({ kind: 'approval.refused', details: { userTxNo: 'e2e-policy', code: 'POLICY_MAX_PER_TX' } });
   });
 

@@ -311,6 +311,8 @@ describe('host API: operations and signed results', () => {
     const stored = await client.next((m) => m.msg === 'tx_status' && m.nonce === retry.data.nonce);
     expect(stored.data).toEqual(pending.data);
     expectErr(await client.op('tx_request', txRequest('t-1', 140_000n)), 'USER_TX_NO_CONFLICT', 'user_tx_no');
+    // The same unsigned transaction under another user_tx_no (two approvals for one spend).
+    expectErr(await client.op('tx_request', txRequest('t-2')), 'PSBT_ALREADY_REQUESTED', 'psbt');
     expect(r.hot.store.count(requestsCollection)).toBe(1);
 
     const ask = await client.op('tx_status', { user_tx_no: 't-1' });

@@ -1,0 +1,394 @@
+/**
+ * The host API server (ws): framing, size caps, authentication, nonces, scopes, rate limits,
+ * signed replies and journal delivery. The wire format is in api-wire.ts; the operations
+ * themselves are in operations.ts.
+ *
+ * An incoming message is checked in this order, and the first failure is the `err` it gets:
+ *   connection rate (RATE_LIMITED) → size (MESSAGE_TOO_LARGE) → text frame (MESSAGE_BINARY) →
+ *   JSON and envelope (MESSAGE_MALFORMED) → known op (OP_UNKNOWN) → data fields (API_VERSION,
+ *   KEY_FORMAT, NONCE_INVALID, SIGNATURE_INVALID, PARAMS_INVALID) → authenticated
+ *   (AUTH_REQUIRED / AUTH_ALREADY) → registered key (KEY_UNKNOWN, KEY_MISMATCH) → key rate,
+ *   operations only (RATE_LIMITED) → nonce (NONCE_REPLAYED, NONCE_STALE) → signature
+ *   (SIGNATURE_INVALID) → scope (SCOPE_MISSING) → params (PARAMS_INVALID) → the operation.
+ * Nothing is written before the signature verifies. From then on the nonce is spent, in the
+ * same transaction as the operation's effect, or alone when the operation is refused.
+ * @module
+ */
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { z } from 'zod';
+import type { Clock, TimerHandle } from '../shared/clock.ts';
+import { HsmError } from '../shared/errors.ts';
+import { bytesToHex } from '../shared/crypto/hash.ts';
+import { verifyMessageWithPublicKey } from '../shared/crypto/message-signature.ts';
+import type { Logger } from '../shared/log.ts';
+import { silentLogger } from '../shared/log.ts';
+import type { RandomSource } from '../shared/random.ts';
+import type { DeviceStore, WriteTx } from '../shared/store/store.ts';
+import { checkKeyFormat, keyScopes, lastNonce, spendNonce } from './api-keys.ts';
+import {
+  API_ERROR,
+  API_VERSION,
+  OPERATIONS,
+  TOPICS,
+  authSigningString,
+  operationSigningString,
+  type OperationName,
+  type Scope,
+  type Topic,
+} from './api-wire.ts';
+import type { ApiLimits } from './config.ts';
+import { signedMessage, type Journal, type JournalEntry, type JsonData, type MessageSigner } from './journal.ts';
+import { KeyedBuckets, TokenBucket } from './rate-limit.ts';
+
+export interface OperationContext {
+  op: OperationName;
+  key: string;
+  nonce: number;
+  scopes: readonly Scope[];
+  /** Sends a signed reply `{msg, nonce, data, signed}` on this connection (if still open). */
+  reply(msg: string, data: JsonData): void;
+  /** Sends a stored journal message as it was first sent. */
+  replay(entry: JournalEntry): void;
+  /** Adds journal topics this connection receives live. */
+  subscribe(topics: readonly Topic[]): void;
+  /** Reports a failure that happened after the ack (`err` with this nonce). */
+  fail(error: unknown): void;
+}
+
+export interface Operation<P = unknown> {
+  /** The scope the key must hold (`null`: any registered key). */
+  scope: Scope | null;
+  params: z.ZodType<P>;
+  /**
+   * Checks and applies the operation inside the transaction that spends the nonce. Throwing
+   * (an HsmError) refuses it: nothing but the nonce is written. The returned work runs after
+   * the ack has been sent.
+   */
+  accept(params: P, ctx: OperationContext, tx: WriteTx): void | (() => void | Promise<void>);
+}
+
+export type OperationTable = Record<Exclude<OperationName, 'auth'>, Operation<never>>;
+
+export interface HostApiOptions {
+  store: DeviceStore;
+  clock: Clock;
+  random: RandomSource;
+  limits: ApiLimits;
+  listen: { host: string; port: number };
+  sign: MessageSigner;
+  journal: Journal;
+  operations: OperationTable;
+  log?: Logger;
+}
+
+interface ParsedOperation {
+  op: OperationName;
+  key: string;
+  nonce: number;
+  signed: string;
+  params: Record<string, unknown> | undefined;
+}
+
+const utf8 = new TextEncoder();
+const MAX_SIGNATURE_TEXT = 100;
+/** A client that does not read its messages is dropped once this much is queued for it. */
+const MAX_BUFFERED = 16 * 1024 * 1024;
+
+class Connection {
+  key: string | undefined;
+  scopes: readonly Scope[] = [];
+  readonly topics = new Set<Topic>();
+  authTimer: TimerHandle | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly challenge: string,
+    readonly bucket: TokenBucket,
+  ) {}
+
+  send(text: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED) {
+      this.ws.close(1008, 'not reading');
+      return;
+    }
+    this.ws.send(text);
+  }
+}
+
+function errorData(op: string | null, nonce: number | null, error: HsmError): JsonData {
+  const data: JsonData = { op, nonce, code: error.code, message: error.message };
+  if (error.field !== undefined) data.field = error.field;
+  return data;
+}
+
+function apiError(code: string, message: string, field?: string): HsmError {
+  return new HsmError(code, message, field === undefined ? {} : { field });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** Reads `{op, data}` and the data fields every operation carries; throws the first problem. */
+function readOperation(text: string): ParsedOperation {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw apiError(API_ERROR.MESSAGE_MALFORMED, 'the message is not JSON');
+  }
+  if (!isPlainObject(value)) throw apiError(API_ERROR.MESSAGE_MALFORMED, 'the message must be a JSON object {op, data}');
+  for (const k of Object.keys(value)) {
+    if (k !== 'op' && k !== 'data') throw apiError(API_ERROR.MESSAGE_MALFORMED, `unexpected field "${k.slice(0, 32)}"`, k.slice(0, 32));
+  }
+  const { op, data } = value;
+  if (typeof op !== 'string') throw apiError(API_ERROR.MESSAGE_MALFORMED, 'op must be a string', 'op');
+  if (!(OPERATIONS as readonly string[]).includes(op)) throw apiError(API_ERROR.OP_UNKNOWN, `unknown operation "${op.slice(0, 32)}"`, 'op');
+  if (!isPlainObject(data)) throw apiError(API_ERROR.MESSAGE_MALFORMED, 'data must be a JSON object', 'data');
+  const allowed = op === 'auth' ? ['apiVersion', 'key', 'nonce', 'signed'] : ['apiVersion', 'key', 'nonce', 'params', 'signed'];
+  for (const k of Object.keys(data)) {
+    if (!allowed.includes(k)) throw apiError(API_ERROR.MESSAGE_MALFORMED, `unexpected field data.${k.slice(0, 32)}`, `data.${k.slice(0, 32)}`);
+  }
+  if (data.apiVersion !== API_VERSION) throw apiError(API_ERROR.API_VERSION, `apiVersion must be ${API_VERSION}`, 'data.apiVersion');
+  if (typeof data.key !== 'string') throw apiError(API_ERROR.KEY_FORMAT, 'key must be a string', 'data.key');
+  checkKeyFormat(data.key, 'data.key');
+  if (typeof data.nonce !== 'number' || !Number.isSafeInteger(data.nonce) || data.nonce < 1) {
+    throw apiError(API_ERROR.NONCE_INVALID, 'nonce must be an integer in 1..2^53-1', 'data.nonce');
+  }
+  if (typeof data.signed !== 'string' || data.signed.length === 0 || data.signed.length > MAX_SIGNATURE_TEXT) {
+    throw apiError(API_ERROR.SIGNATURE_INVALID, 'signed must be a base64 message signature', 'data.signed');
+  }
+  let params: Record<string, unknown> | undefined;
+  if (op !== 'auth') {
+    if (!isPlainObject(data.params)) throw apiError(API_ERROR.PARAMS_INVALID, 'params must be a JSON object', 'data.params');
+    params = data.params;
+  }
+  return { op: op as OperationName, key: data.key, nonce: data.nonce, signed: data.signed, params };
+}
+
+/** The nonce of a message that failed before it was fully read, when it has a usable one. */
+function nonceOf(text: string): { op: string | null; nonce: number | null } {
+  try {
+    const value = JSON.parse(text) as { op?: unknown; data?: { nonce?: unknown } };
+    const op = typeof value?.op === 'string' && (OPERATIONS as readonly string[]).includes(value.op) ? value.op : null;
+    const nonce = value?.data?.nonce;
+    return { op, nonce: typeof nonce === 'number' && Number.isSafeInteger(nonce) && nonce >= 1 ? nonce : null };
+  } catch {
+    return { op: null, nonce: null };
+  }
+}
+
+function zodError(error: z.ZodError): HsmError {
+  const issue = error.issues[0];
+  const path = issue?.path.map(String).join('.') ?? '';
+  const field = path === '' ? 'data.params' : path;
+  return apiError(API_ERROR.PARAMS_INVALID, `params${path === '' ? '' : `.${path}`}: ${issue?.message ?? 'invalid'}`, field);
+}
+
+export class HostApi {
+  private readonly options: HostApiOptions;
+  private readonly log: Logger;
+  private readonly connections = new Set<Connection>();
+  private readonly keyBuckets: KeyedBuckets;
+  private server: WebSocketServer | undefined;
+  private unsubscribeJournal: (() => void) | undefined;
+  private listening: { host: string; port: number } | undefined;
+
+  constructor(options: HostApiOptions) {
+    this.options = options;
+    this.log = options.log ?? silentLogger;
+    this.keyBuckets = new KeyedBuckets(options.clock, options.limits.keyBurst, options.limits.keyPerSecond);
+  }
+
+  get address(): { host: string; port: number } | undefined {
+    return this.listening;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  start(): Promise<{ host: string; port: number }> {
+    const { limits, listen } = this.options;
+    return new Promise((resolve, reject) => {
+      const server = new WebSocketServer({ host: listen.host, port: listen.port, maxPayload: limits.hardMessageBytes, perMessageDeflate: false });
+      this.server = server;
+      server.once('error', (cause) => reject(new HsmError('HOST_API_LISTEN', `cannot listen on ${listen.host}:${listen.port}`, { cause })));
+      server.once('listening', () => {
+        const address = server.address();
+        if (typeof address === 'string' || address === null) {
+          reject(new HsmError('HOST_API_LISTEN', 'the server has no TCP address'));
+          return;
+        }
+        this.listening = { host: address.address, port: address.port };
+        server.on('error', (error) => this.log.error({ err: error.message }, 'host API server error'));
+        resolve(this.listening);
+      });
+      server.on('connection', (ws) => this.onConnection(ws));
+      this.unsubscribeJournal = this.options.journal.onAppend((entry) => this.deliver(entry));
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribeJournal?.();
+    for (const conn of this.connections) {
+      this.options.clock.clearTimeout(conn.authTimer);
+      conn.ws.terminate();
+    }
+    this.connections.clear();
+    const server = this.server;
+    this.server = undefined;
+    this.listening = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onConnection(ws: WebSocket): void {
+    const { limits, clock, random } = this.options;
+    if (this.connections.size >= limits.maxConnections) {
+      ws.close(1013, 'too many connections');
+      return;
+    }
+    const conn = new Connection(ws, bytesToHex(random.bytes(32)), new TokenBucket(clock, limits.connectionBurst, limits.connectionPerSecond));
+    this.connections.add(conn);
+    conn.authTimer = clock.setTimeout(() => {
+      if (conn.key === undefined) ws.close(1008, 'authentication timeout');
+    }, limits.authTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    ws.on('close', () => {
+      clock.clearTimeout(conn.authTimer);
+      this.connections.delete(conn);
+    });
+    ws.on('error', () => ws.terminate());
+    conn.send(JSON.stringify({ msg: 'challenge', data: conn.challenge }));
+  }
+
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let text: string | undefined;
+    try {
+      if (!conn.bucket.take()) throw apiError(API_ERROR.RATE_LIMITED, 'too many messages on this connection; slow down');
+      if (bytes.length > this.options.limits.maxMessageBytes) {
+        throw apiError(API_ERROR.MESSAGE_TOO_LARGE, `the message is ${bytes.length} bytes; at most ${this.options.limits.maxMessageBytes} are read`);
+      }
+      if (isBinary) throw apiError(API_ERROR.MESSAGE_BINARY, 'operations are JSON text messages, not binary ones');
+      text = bytes.toString('utf8');
+      this.handle(conn, text);
+    } catch (error) {
+      const hsm = error instanceof HsmError ? error : this.internal(error);
+      const { op, nonce } = text === undefined ? { op: null, nonce: null } : nonceOf(text);
+      conn.send(JSON.stringify({ msg: 'err', data: errorData(op, nonce, hsm) }));
+    }
+  }
+
+  private internal(error: unknown): HsmError {
+    this.log.error({ err: (error as Error)?.message }, 'host API operation failed unexpectedly');
+    return apiError(API_ERROR.INTERNAL, 'the operation failed inside the device; nothing was changed');
+  }
+
+  private handle(conn: Connection, text: string): void {
+    const parsed = readOperation(text);
+    if (parsed.op === 'auth') {
+      if (conn.key !== undefined) throw apiError(API_ERROR.AUTH_ALREADY, 'this connection is already authenticated', 'op');
+    } else {
+      if (conn.key === undefined) throw apiError(API_ERROR.AUTH_REQUIRED, 'authenticate first (op "auth")', 'op');
+      if (parsed.key !== conn.key) throw apiError(API_ERROR.KEY_MISMATCH, 'the key differs from the one this connection authenticated with', 'data.key');
+    }
+    const { store } = this.options;
+    const scopes = keyScopes(store, parsed.key);
+    if (scopes === undefined) throw apiError(API_ERROR.KEY_UNKNOWN, 'the key is not registered with this device', 'data.key');
+    // Only the connection that authenticated as a key spends that key's tokens; anonymous
+    // `auth` attempts are bounded by the connection bucket, so they cannot starve the key.
+    if (parsed.op !== 'auth' && !this.keyBuckets.take(parsed.key)) {
+      throw apiError(API_ERROR.RATE_LIMITED, 'too many operations from this key; slow down');
+    }
+    const last = lastNonce(store, parsed.key);
+    if (parsed.nonce === last) throw apiError(API_ERROR.NONCE_REPLAYED, `nonce ${parsed.nonce} was already used by this key`, 'data.nonce');
+    if (parsed.nonce < last) {
+      throw apiError(API_ERROR.NONCE_STALE, `nonce ${parsed.nonce} is not above the last one accepted from this key (${last})`, 'data.nonce');
+    }
+    const signingText =
+      parsed.op === 'auth'
+        ? authSigningString(parsed.key, parsed.nonce, conn.challenge)
+        : operationSigningString(parsed.op, parsed.key, parsed.nonce, parsed.params);
+    if (!verifyMessageWithPublicKey(utf8.encode(signingText), parsed.signed, Buffer.from(parsed.key, 'hex'))) {
+      throw apiError(API_ERROR.SIGNATURE_INVALID, `the signature does not verify for this key over ${parsed.op === 'auth' ? 'AUTH + key + nonce + challenge' : 'OP + key + nonce + params'}`, 'data.signed');
+    }
+    if (parsed.op === 'auth') {
+      store.transact((tx) => {
+        spendNonce(tx, parsed.key, parsed.nonce);
+        tx.audit('api.auth', { key: parsed.key });
+      });
+      conn.key = parsed.key;
+      conn.scopes = scopes;
+      this.options.clock.clearTimeout(conn.authTimer);
+      conn.send(JSON.stringify({ msg: 'ack', data: { op: 'auth', nonce: parsed.nonce } }));
+      return;
+    }
+    this.run(conn, parsed, scopes);
+  }
+
+  private run(conn: Connection, parsed: ParsedOperation, scopes: readonly Scope[]): void {
+    const { store, operations } = this.options;
+    const op = parsed.op as Exclude<OperationName, 'auth'>;
+    const operation = operations[op] as Operation<unknown>;
+    const ctx = this.context(conn, parsed, scopes);
+    let work: void | (() => void | Promise<void>);
+    try {
+      if (operation.scope !== null && !scopes.includes(operation.scope)) {
+        throw apiError(API_ERROR.SCOPE_MISSING, `${op} needs the scope ${operation.scope}`, 'data.key');
+      }
+      const checked = operation.params.safeParse(parsed.params);
+      if (!checked.success) throw zodError(checked.error);
+      work = store.transact((tx) => {
+        spendNonce(tx, parsed.key, parsed.nonce);
+        return operation.accept(checked.data, ctx, tx);
+      });
+    } catch (error) {
+      store.transact((tx) => spendNonce(tx, parsed.key, parsed.nonce));
+      throw error;
+    }
+    conn.send(JSON.stringify({ msg: 'ack', data: { op, nonce: parsed.nonce } }));
+    if (typeof work === 'function') {
+      const pending = work;
+      void Promise.resolve()
+        .then(() => pending())
+        .catch((error: unknown) => ctx.fail(error));
+    }
+  }
+
+  private context(conn: Connection, parsed: ParsedOperation, scopes: readonly Scope[]): OperationContext {
+    const { sign } = this.options;
+    return {
+      op: parsed.op,
+      key: parsed.key,
+      nonce: parsed.nonce,
+      scopes,
+      reply: (msg, data) => conn.send(signedMessage(sign, { msg, nonce: parsed.nonce, data })),
+      replay: (entry) => conn.send(entry.wire),
+      subscribe: (topics) => {
+        for (const topic of topics) conn.topics.add(topic);
+      },
+      fail: (error) => {
+        const hsm = error instanceof HsmError ? error : this.internal(error);
+        conn.send(JSON.stringify({ msg: 'err', data: errorData(parsed.op, parsed.nonce, hsm) }));
+      },
+    };
+  }
+
+  /** Pushes a new journal message to the connections that may see it. */
+  private deliver(entry: JournalEntry): void {
+    for (const conn of this.connections) {
+      if (conn.key === undefined) continue;
+      const subscribed = conn.topics.has(entry.topic as Topic) && conn.scopes.includes(TOPICS[entry.topic as Topic]);
+      if (subscribed || entry.owner === conn.key) conn.send(entry.wire);
+    }
+  }
+}
+
+/** Whether `key` with `scopes` may read a journal entry (history). */
+export function journalVisible(entry: JournalEntry, key: string, scopes: readonly Scope[]): boolean {
+  return entry.owner === key || scopes.includes(TOPICS[entry.topic as Topic]);
+}
+

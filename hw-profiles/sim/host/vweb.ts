@@ -135,7 +135,9 @@ export class Vweb {
       const batchNo = Number(body.batch_no);
       const status = Number(body.status);
       const type = Number(body.type);
-      const batch = this.batches.find((b) => b.batchNo === batchNo && b.addressType === type);
+      // The report answers the copy that was handed out (a batch can be queued again after a fix).
+      const matching = this.batches.filter((b) => b.batchNo === batchNo && b.addressType === type);
+      const batch = matching.find((b) => b.state === 'handed-out') ?? matching[matching.length - 1];
       if (batch === undefined) return reply.code(400).send(errorBody('batch_no', 'unknown batch_no for that type', 1003));
       if (status !== BATCH_STATUS.success && status !== BATCH_STATUS.failed) return reply.code(400).send(errorBody('status', 'status must be 2 or 3', 1004));
       batch.state = status === BATCH_STATUS.success ? 'passed' : 'failed';

@@ -13,17 +13,14 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Port } from '../port.ts';
 import type { RandomSource } from '../random.ts';
-import type { CollectionDef } from '../store/collection.ts';
 import type { DeviceStore } from '../store/store.ts';
 import { builtinCommands } from './builtin-commands.ts';
 import type { LockoutPolicy } from './lockout.ts';
-import { CONSOLE_OPERATOR, OperatorCredentials, type ConsoleKdfCost } from './operator.ts';
+import { OperatorCredentials, type ConsoleKdfCost } from './operator.ts';
 import { CommandRegistry, type CommandSpec } from './registry.ts';
-import { CONSOLE_SELFTEST } from './selftest.ts';
 import { ConsoleSession, type ConsoleHost } from './session.ts';
 
-/** Collections the console needs; firmware declares them when it opens its store. */
-export const CONSOLE_COLLECTIONS: ReadonlyArray<CollectionDef<unknown>> = [CONSOLE_OPERATOR, CONSOLE_SELFTEST] as ReadonlyArray<CollectionDef<unknown>>;
+export { CONSOLE_COLLECTIONS } from './collections.ts';
 
 export interface ServeConsoleOptions {
   port: Port;

@@ -68,7 +68,7 @@ export function splitWords(line: string): string[] {
 
 export function usageOf(path: string, specs: readonly ArgSpec[]): string {
   const parts = specs.map((s) => {
-    const label = s.kind === 'enum' ? s.values.join('|') : s.name;
+    const label = s.kind === 'enum' && s.values.join('|').length <= 16 ? s.values.join('|') : s.name;
     return s.optional ? `[${label}]` : `<${label}>`;
   });
   return [path, ...parts].join(' ');

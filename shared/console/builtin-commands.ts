@@ -190,7 +190,7 @@ function twoFactorCommands(session: ConsoleSession): CommandSpec[] {
     },
     {
       path: '2fa settings',
-      summary: 'ask a code at login, or for a read-only command too: 2fa settings <login|command> <on|off>',
+      summary: 'ask a code at login too (item login), or for a read-only command (item: its name)',
       access: 'read',
       args: [
         { name: 'item', kind: 'word', pattern: /[a-z0-9-]{1,32}/, expected: 'login or a command name' },

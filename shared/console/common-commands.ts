@@ -64,12 +64,17 @@ export function auditCommands(options: AuditCommandOptions): CommandSpec[] {
   ];
 }
 
-/** Prints self-test results as `PASS/FAIL name  detail`; returns whether all passed. */
+/** Prints self-test results as `PASS/FAIL/SKIP  name  detail` and a summary; returns whether none failed. */
 export function printChecks(out: Output, results: readonly CheckResult[]): boolean {
   for (const r of results) {
-    const line = `${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(22)}  ${r.detail}`;
-    if (r.ok) out.line(line);
-    else out.warn(line);
+    const line = `${r.status.toUpperCase()}  ${r.name.padEnd(22)}  ${r.detail}`;
+    if (r.status === 'fail') out.warn(line);
+    else out.line(line);
   }
-  return results.every((r) => r.ok);
+  const count = (status: CheckResult['status']): number => results.filter((r) => r.status === status).length;
+  const failed = count('fail');
+  const summary = `selftest: ${count('pass')} passed, ${failed} failed, ${count('skip')} skipped`;
+  if (failed === 0) out.ok(summary);
+  else out.warn(summary);
+  return failed === 0;
 }

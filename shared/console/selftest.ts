@@ -19,7 +19,7 @@ import type { DeviceStore } from '../store/store.ts';
 
 export interface CheckResult {
   name: string;
-  ok: boolean;
+  status: 'pass' | 'fail' | 'skip';
   detail: string;
 }
 
@@ -90,7 +90,7 @@ const KNOWN_ANSWERS: readonly KnownAnswer[] = [
       const key = decodeWif('L4rK1yDtCWekvXuE6oXD9jCYfFNV2cWRpVuPLBcCU2z8TrisoyY1').privateKey;
       const signature = signMessage('This is an example of a signed message.', key);
       key.fill(0);
-      const verified = verifyMessageWithAddress('This is an example of a signed message.', '1F3sAm6ZtwLAUnj7d38pGFxtP3RVEvtsbV', signature, NETWORKS['btc-main']);
+      const verified = verifyMessageWithAddress('This is an example of a signed message.', signature, '1F3sAm6ZtwLAUnj7d38pGFxtP3RVEvtsbV', NETWORKS['btc-main']);
       return verified ? signature : 'does not verify';
     },
     expected: 'H9L5yLFjti0QTHhPyFrZCT1V/MMnBtXKmoiKDZ78NDBjERki6ZTQZdSMCtkgoNmp17By9ItJr8o7ChX0XxY91nk=',
@@ -101,10 +101,10 @@ const KNOWN_ANSWERS: readonly KnownAnswer[] = [
 export function cryptoSelfTest(): CheckResult[] {
   return KNOWN_ANSWERS.map((vector) => {
     try {
-      const actual = vector.compute();
-      return { name: vector.name, ok: actual === vector.expected, detail: actual === vector.expected ? vector.source : `wrong answer (${vector.source})` };
+      const ok = vector.compute() === vector.expected;
+      return { name: vector.name, status: ok ? 'pass' : 'fail', detail: ok ? vector.source : `wrong answer (${vector.source})` };
     } catch (error) {
-      return { name: vector.name, ok: false, detail: `failed: ${(error as Error).name}` };
+      return { name: vector.name, status: 'fail', detail: `failed: ${(error as Error).name}` };
     }
   });
 }
@@ -118,8 +118,8 @@ export function storeSelfTest(store: DeviceStore, random: RandomSource, now: num
     store.transact((tx) => tx.del(CONSOLE_SELFTEST, 'probe'));
     const gone = !store.has(CONSOLE_SELFTEST, 'probe');
     const ok = read?.value === value && gone;
-    return { name: 'store round trip', ok, detail: ok ? 'write, read back, delete' : 'read back a different value' };
+    return { name: 'store round trip', status: ok ? 'pass' : 'fail', detail: ok ? 'write, read back, delete' : 'read back a different value' };
   } catch (error) {
-    return { name: 'store round trip', ok: false, detail: `failed: ${(error as { code?: string }).code ?? (error as Error).name}` };
+    return { name: 'store round trip', status: 'fail', detail: `failed: ${(error as { code?: string }).code ?? (error as Error).name}` };
   }
 }

@@ -372,7 +372,7 @@ export class OperatorCredentials {
     }
     const left = this.lockout.maxFailures - state.failures;
     const code = kind === 'console.2fa-failed' ? 'CONSOLE_2FA_INVALID' : 'CONSOLE_AUTH_FAILED';
-    return new HsmError(code, `${reason}; ${left} more failure${left === 1 ? '' : 's'} lock the console`, { field: purpose.action });
+    return new HsmError(code, `${reason}; ${left} more failure${left === 1 ? ' locks' : 's lock'} the console`, { field: purpose.action });
   }
 
   private update(change: (record: OperatorRecord) => OperatorRecord, kind: string, details: AuditDetails): void {

@@ -77,6 +77,8 @@ export class LineEditor {
   private escapeBytes = 0;
   private afterCr = false;
   private echoMode: EchoMode = 'on';
+  /** Echo collected while a chunk is processed, written once (before any event is raised). */
+  private echoed: number[] = [];
 
   constructor(options: LineEditorOptions) {
     if (!Number.isInteger(options.maxLineBytes) || options.maxLineBytes < 1) {
@@ -111,6 +113,18 @@ export class LineEditor {
 
   push(chunk: Uint8Array): void {
     for (const byte of chunk) this.pushByte(byte);
+    this.flushEcho();
+  }
+
+  private queueEcho(bytes: Uint8Array | readonly number[]): void {
+    for (const byte of bytes) this.echoed.push(byte);
+  }
+
+  private flushEcho(): void {
+    if (this.echoed.length === 0) return;
+    const bytes = Uint8Array.from(this.echoed);
+    this.echoed = [];
+    this.write(bytes);
   }
 
   private pushByte(byte: number): void {
@@ -137,11 +151,14 @@ export class LineEditor {
         return;
       case KEY.ctrlC:
         this.clear();
-        this.write(CTRL_C_ECHO);
+        this.queueEcho(CTRL_C_ECHO);
+        this.flushEcho();
         this.events.interrupt();
         return;
       case KEY.ctrlD:
-        if (this.typed === 0) this.events.eof();
+        if (this.typed !== 0) return;
+        this.flushEcho();
+        this.events.eof();
         return;
       case KEY.esc:
         this.escape = 'esc';
@@ -183,15 +200,16 @@ export class LineEditor {
   private append(byte: number): void {
     this.typed++;
     if (this.length >= this.maxLineBytes) {
-      if (this.typed === this.maxLineBytes + 1) this.write(Uint8Array.of(KEY.bell));
+      if (this.typed === this.maxLineBytes + 1) this.queueEcho([KEY.bell]);
       return;
     }
     this.buffer[this.length++] = byte;
-    if (this.echoMode === 'on') this.write(Uint8Array.of(byte));
+    if (this.echoMode === 'on') this.queueEcho([byte]);
   }
 
   private endLine(): void {
-    this.write(NEWLINE);
+    this.queueEcho(NEWLINE);
+    this.flushEcho();
     const typed = this.typed;
     const line = this.buffer.slice(0, this.length);
     this.clear();
@@ -208,7 +226,7 @@ export class LineEditor {
       this.buffer.fill(0, end, this.length);
       this.length = end;
       erased++;
-      if (this.echoMode === 'on') this.write(ERASE);
+      if (this.echoMode === 'on') this.queueEcho(ERASE);
     }
     if (this.length === 0) this.typed = 0;
     else this.typed = Math.min(this.typed, this.length);

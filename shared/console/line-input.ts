@@ -1,7 +1,7 @@
 /**
  * Console input over a byte port: the line editor (echo, erase, control keys, the length cap)
- * in front of @serialport/parser-readline, which splits and decodes the lines (UTF-8; invalid
- * sequences become U+FFFD). ReadlineParser has no maximum line length (notes/serial-link.md §4),
+ * in front of @serialport/parser-readline, which splits the lines; each line is decoded on its
+ * own (UTF-8; invalid or unfinished sequences become U+FFFD and never reach the next line). ReadlineParser has no maximum line length (notes/serial-link.md §4),
  * so it only ever sees whole lines the editor has already capped; it emits each one
  * synchronously on write, so lines and control keys reach the listener in the order typed.
  * Empty lines (Enter alone) bypass it: a stream drops empty chunks.
@@ -27,10 +27,11 @@ const LF = Buffer.from('\n');
 
 export class LineInput {
   private readonly editor: LineEditor;
-  private readonly splitter = new ReadlineParser({ delimiter: '\n', encoding: 'utf8' });
+  /** Emits Buffers: a stream decoder would carry a line's unfinished UTF-8 sequence into the next line. */
+  private readonly splitter = new ReadlineParser({ delimiter: '\n', encoding: undefined });
 
   constructor(options: LineInputOptions) {
-    this.splitter.on('data', (text: string) => options.onEvent({ kind: 'line', text }));
+    this.splitter.on('data', (line: Buffer) => options.onEvent({ kind: 'line', text: line.toString('utf8') }));
     this.editor = new LineEditor({
       maxLineBytes: options.maxLineBytes,
       write: options.echo,

@@ -69,17 +69,26 @@ export class ColdConsoleRig {
     return text;
   }
 
-  /** Types a line, then moves the simulated clock in small steps until the console settles. */
-  async enter(line: string, limitMs = 120_000): Promise<string> {
+  /** Types a line, then waits for the console to settle (see `settle`); returns the new output. */
+  async enter(line: string): Promise<string> {
     this.port.type(`${line}\r`);
-    const start = this.clock.monotonic();
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      if (!this.session.busy || this.session.asking !== undefined) break;
-      if (this.clock.monotonic() - start > limitMs) throw new Error(`the console did not settle after "${line}"`);
+    await this.settle(line);
+    return this.fresh();
+  }
+
+  /**
+   * Waits until no command runs or a command asks a question, moving the simulated clock in
+   * small steps; each step also lets real-time work finish (scrypt runs on the libuv pool), so
+   * the deadline is in real time.
+   */
+  async settle(what = 'input', realLimitMs = 20_000): Promise<void> {
+    const deadline = Date.now() + realLimitMs;
+    await new Promise((r) => setImmediate(r));
+    while (this.session.busy && this.session.asking === undefined) {
+      if (Date.now() > deadline) throw new Error(`the console did not settle after "${what}": ${JSON.stringify(this.fresh().slice(-800))}`);
+      await new Promise((r) => setTimeout(r, 0));
       await this.clock.advance(20);
     }
-    return this.fresh();
   }
 
   async login(): Promise<string> {

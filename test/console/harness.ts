@@ -61,7 +61,8 @@ export class MemoryPort implements Port {
 
   /** Everything written so far. */
   output(): Buffer {
-    return Buffer.concat(this.written);
+    if (this.written.length > 1) this.written.splice(0, this.written.length, Buffer.concat(this.written));
+    return this.written[0] ?? Buffer.alloc(0);
   }
 }
 

@@ -132,6 +132,17 @@ describe('line input (editor in front of @serialport/parser-readline)', () => {
     input.close();
   });
 
+  it('an unfinished UTF-8 sequence at the end of a line does not leak into the next one', () => {
+    const events: InputEvent[] = [];
+    const input = new LineInput({ maxLineBytes: 32, echo: () => undefined, onEvent: (e) => events.push(e) });
+    input.push(Uint8Array.from([0x61, 0xe2, 0x82, 0x0d, 0x6c, 0x6f, 0x67, 0x69, 0x6e, 0x0d]));
+    expect(events).toEqual([
+      { kind: 'line', text: 'a\ufffd' },
+      { kind: 'line', text: 'login' },
+    ]);
+    input.close();
+  });
+
   it('shows the pending line only while echo is on', () => {
     const input = new LineInput({ maxLineBytes: 32, echo: () => undefined, onEvent: () => undefined });
     input.push(Buffer.from('stat'));

@@ -118,9 +118,10 @@ function setupCommand(session: ConsoleSession): CommandSpec {
 function passwdCommand(session: ConsoleSession): CommandSpec {
   return {
     path: 'passwd',
-    summary: 'change the operator password',
+    summary: 'change the operator password (with a 2FA code while 2FA is on)',
     access: 'read',
     run: async (ctx) => {
+      if (session.credentials.totpSettings() !== undefined) await session.requireCode(ctx, 'passwd');
       const current = await ctx.ask('current password: ', { secret: true });
       const keys = await session.credentials.checkPassword(current, { action: 'passwd' });
       try {

@@ -14,6 +14,7 @@ import { totpSecretText } from '../../shared/console/totp.ts';
 import type { LockoutPolicy } from '../../shared/console/lockout.ts';
 import { defineCollection } from '../../shared/store/collection.ts';
 import { generateSync } from 'otplib';
+import type { Logger } from '../../shared/log.ts';
 import { z } from 'zod';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -67,6 +68,7 @@ export class MemoryPort implements Port {
 }
 
 export interface HarnessOptions {
+  log?: Logger;
   commands?: (h: { store: DeviceStore; clock: SimulatedClock }) => CommandSpec[];
   host?: Partial<ConsoleHost>;
   idleTimeoutMs?: number;
@@ -97,6 +99,7 @@ export class ConsoleHarness {
       host: { name: 'hsm-test', state: () => 'running', ...options.host },
       commands: options.commands?.({ store: this.store, clock: this.clock }) ?? [],
       kdf: FAST_CONSOLE_KDF,
+      ...(options.log !== undefined ? { log: options.log } : {}),
       ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}),
       ...(options.lockout !== undefined ? { lockout: options.lockout } : {}),

@@ -3,6 +3,7 @@ import { checkTotp, totpSecretText, totpStep, totpUri } from '../../shared/conso
 import { CONSOLE_OPERATOR, deriveOperatorKeys } from '../../shared/console/operator.ts';
 import { auditTail } from '../../shared/store/audit.ts';
 import { bytesToHex } from '../../shared/crypto/hash.ts';
+import { createLogger } from '../../shared/log.ts';
 import { ConsoleHarness, PASSWORD, counterCommands } from './harness.ts';
 
 let harness: ConsoleHarness | undefined;
@@ -169,15 +170,40 @@ describe('2FA life cycle (enable → confirm → settings → disable)', () => {
     expect(await h.enter('count add 1')).toContain('[CONSOLE_2FA_REQUIRED]');
   });
 
-  it('changing the password re-seals the TOTP secret under the new one', async () => {
+  it('changing the password needs a code while 2FA is on, and re-seals the TOTP secret under the new one', async () => {
     const h = await loggedIn();
     const secret = await h.enableTotp();
-    await h.enter('passwd');
+    await h.nextStep();
+    expect(await h.enter('passwd')).toMatch(/2FA code: $/);
+    expect(await h.enter(h.code(secret))).toMatch(/current password: $/);
     await h.enter(PASSWORD);
     await h.enter('a brand new password');
     await h.enter('a brand new password');
     const record = h.store.get(CONSOLE_OPERATOR, 'operator')!;
     const keys = await deriveOperatorKeys('a brand new password', record.kdf);
     expect(h.server.credentials.unsealTotp(keys.sealKey)).toEqual(secret);
+  });
+
+  it('no password, code, TOTP secret or verifier reaches the log', async () => {
+    const lines: string[] = [];
+    const log = createLogger({ name: 'test', level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+    harness = new ConsoleHarness({ commands: counterCommands, log });
+    const h = harness;
+    await h.createOperator();
+    await h.enter('login');
+    await h.enter('wrong-password-x');
+    await h.clock.advance(1000);
+    await h.login();
+    const secret = await h.enableTotp();
+    await h.nextStep();
+    const code = h.code(secret);
+    await h.enter('count add 2');
+    await h.enter(code);
+    await h.enter('logout');
+    // Log lines without their (real-time) timestamps, where six digits could turn up by chance.
+    const text = lines.map((line) => JSON.stringify({ ...(JSON.parse(line) as object), time: undefined })).join('\n');
+    expect(text).toContain('privileged console command done');
+    const record = h.store.get(CONSOLE_OPERATOR, 'operator')!;
+    for (const secretText of [PASSWORD, 'wrong-password-x', totpSecretText(secret), bytesToHex(record.verifier), code]) expect(text).not.toContain(secretText);
   });
 });

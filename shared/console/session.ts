@@ -91,7 +91,6 @@ export class ConsoleSession {
   private promptShown: string | undefined;
   private idleTimer: TimerHandle | undefined;
   private closed = false;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(options: SessionOptions) {
     this.terminal = new Terminal(options.port);
@@ -127,6 +126,7 @@ export class ConsoleSession {
     return this.auth?.totpSecret !== undefined;
   }
 
+  /** Whether a command runs or typed-ahead input waits. */
   get busy(): boolean {
     return this.running !== undefined || this.queue.length > 0;
   }
@@ -134,12 +134,6 @@ export class ConsoleSession {
   /** The question a command is waiting on, if any (its prompt). */
   get asking(): string | undefined {
     return this.question?.prompt;
-  }
-
-  /** Resolves once no command runs and no input is queued. */
-  whenIdle(): Promise<void> {
-    if (!this.busy) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Prints the banner and the first prompt. */
@@ -216,8 +210,8 @@ export class ConsoleSession {
   }
 
   /**
-   * Asks for a TOTP code and checks it (the code's time step is used up). A lockout ends the
-   * session. Throws when 2FA is off or this session cannot use codes.
+   * Asks for a TOTP code and checks it (the code's time step is used up). Throws when 2FA is
+   * off or this session cannot use codes.
    */
   async requireCode(ctx: CommandContext, action: string): Promise<void> {
     const auth = this.auth;
@@ -229,12 +223,7 @@ export class ConsoleSession {
       throw new HsmError('CONSOLE_2FA_UNAVAILABLE', 'this session logged in with a response and cannot check codes; log in with the password');
     }
     const code = (await ctx.ask('2FA code: ')).trim();
-    try {
-      this.credentials.checkCode(auth.totpSecret, code, { action });
-    } catch (error) {
-      if (isHsmError(error, 'CONSOLE_LOCKED_OUT')) this.logout('lockout');
-      throw error;
-    }
+    this.credentials.checkCode(auth.totpSecret, code, { action });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -277,10 +266,10 @@ export class ConsoleSession {
         this.next();
         return;
       case 'eof':
-        if (this.auth !== undefined) {
-          this.terminal.line('logout');
-          this.logout('eof');
-        }
+        // Logged out, ^D does nothing, as at a login prompt.
+        if (this.auth === undefined) return;
+        this.terminal.line('logout');
+        this.logout('eof');
         this.next();
         return;
       case 'overflow':
@@ -297,7 +286,6 @@ export class ConsoleSession {
       return;
     }
     this.showPrompt();
-    for (const waiter of this.idleWaiters.splice(0)) waiter();
   }
 
   private async runLine(text: string): Promise<void> {
@@ -308,6 +296,8 @@ export class ConsoleSession {
     try {
       await this.execute(text, ctx);
     } catch (error) {
+      // A wrong password or code that locks the console also ends the session.
+      if (isHsmError(error, 'CONSOLE_LOCKED_OUT')) this.logout('lockout');
       this.report(error);
     } finally {
       this.running = undefined;

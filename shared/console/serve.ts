@@ -1,12 +1,23 @@
 /**
  * Serving a diagnostics console on a byte port: a second UART or a USB gadget serial on a Pi,
- * a pty in the simulated rig. The firmware supplies its host (name and prompt state) and its
- * commands; the built-in ones (help, login, 2fa, confirm...) are added here. The console keeps
- * its operator record in the device store: declare `CONSOLE_COLLECTIONS` when opening it.
+ * a pty in the simulated rig (hw-profiles/sim/console-pty.ts). The firmware supplies its host
+ * (name, prompt state, what `setup` asks first) and its commands; the built-in ones (help,
+ * login, logout, setup, passwd, 2fa..., confirm, color, whoami) are added here. The console
+ * keeps its operator record in the device store: declare `CONSOLE_COLLECTIONS` when opening it.
  *
- *   const server = serveConsole({ port, clock, random, store, host, commands });
+ *   const commands: CommandSpec[] = [
+ *     { path: 'status', summary: '...', access: 'read', run: (ctx) => ctx.out.lines(fields([...])) },
+ *     { path: 'lock', summary: '...', access: 'privileged', run: async (ctx) => { ... } },
+ *     ...auditCommands({ store, app }),
+ *   ];
+ *   const server = serveConsole({ port, clock, random, store, host: { name: 'hsm-hot', state }, commands });
  *   ...
- *   await server.close();
+ *   server.close();
+ *
+ * A command only declares its access level; the session does the rest (login, a TOTP code per
+ * privileged call, the confirmation id of destructive ones, the audit entry). Commands ask
+ * questions with `ctx.ask` (`{ secret: true }` for PINs), print through `ctx.out` (sanitized,
+ * CR LF), throw an HsmError to refuse, and watch `ctx.signal` (^C, idle timeout).
  * @module
  */
 import type { Clock } from '../clock.ts';

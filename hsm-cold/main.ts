@@ -7,16 +7,18 @@
  * randomness as arguments.
  * @module
  */
-import { createActor, fromCallback, fromPromise, type SnapshotFrom } from 'xstate';
+import { createActor, fromCallback, fromPromise, type Actor, type SnapshotFrom } from 'xstate';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
+import { CONSOLE_COLLECTIONS } from '../shared/console/collections.ts';
 import { HsmError } from '../shared/errors.ts';
 import { Modem, type ModemOptions } from '../shared/gsm/modem.ts';
 import { MODEM_POOL_COLLECTIONS, ModemPool, type RetryPolicy } from '../shared/gsm/modem-pool.ts';
 import { LINK_COLLECTIONS, LinkEndpoint, type LinkStatus } from '../shared/link/endpoint.ts';
-import { importPairingFile, pairingRecord } from '../shared/link/pairing.ts';
+import { importPairingFile, pairingCollection, pairingRecord, runPairingExchange, type PairingOutcome } from '../shared/link/pairing.ts';
 import { DEVICE_MESSAGES, type AccountXpub } from '../shared/link/messages.ts';
 import type { LinkTimings } from '../shared/link/session.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
+import type { Coin } from '../shared/crypto/networks.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
 import { checkpointDue, writeCheckpoint } from '../shared/store/audit.ts';
@@ -27,15 +29,16 @@ import { approve, type ApproveRequest } from './approvals.ts';
 import { closeOperatorWindow, currentChannel, openOperatorWindow, pendingChannel, recentChannels, sweepChannels, windowState } from './channel.ts';
 import { coldMachine, type ChannelPhase, type ColdEvent } from './machine.ts';
 import { pinHotXpubs } from './pairing.ts';
+import { parseColdConfig, type CoinPolicy } from './config.ts';
 import { isProvisioned, loadColdConfig, provisionCold, type ColdProvisioned, type ColdProvisioning } from './provisioning.ts';
-import { COLD_RECORDS } from './records.ts';
+import { COLD_RECORDS, SINGLETON } from './records.ts';
 import type { ColdServices } from './services.ts';
 import { applySms, prepareSms, triageSms } from './sms-router.ts';
 import { recordTimeSample, timeTrust, watchTimeTrust } from './time-trust.ts';
 
 export const COLD_APP = 'hsm-cold';
 export const COLD_SCHEMA_VERSION = 1;
-export const COLD_COLLECTIONS = [...Object.values(COLD_RECORDS), ...LINK_COLLECTIONS, ...MODEM_POOL_COLLECTIONS];
+export const COLD_COLLECTIONS = [...Object.values(COLD_RECORDS), ...LINK_COLLECTIONS, ...MODEM_POOL_COLLECTIONS, ...CONSOLE_COLLECTIONS];
 /** Audit checkpoints are signed after this many entries (and at each sweep when due). */
 const CHECKPOINT_EVERY = 64;
 /** How often HSM-Hot's and the modems' clocks are sampled. */
@@ -58,7 +61,18 @@ export interface ColdStatus {
   state: unknown;
   lastError: { code: string; message: string } | undefined;
   link: LinkStatus | undefined;
-  modems: Array<{ name: string; imsiTail: string | undefined; state: string; registered: boolean; rssi: number; score: number }>;
+  modems: Array<{
+    name: string;
+    imsiTail: string | undefined;
+    state: string;
+    registered: boolean;
+    /** `+CREG` stat (27.007 §7.2), -1 before the first reading. */
+    regStat: number;
+    operator: string | undefined;
+    rssi: number;
+    score: number;
+    lastError: string | undefined;
+  }>;
   outbox: { queued: number; sending: number; failed: number };
   channel: ReturnType<typeof currentChannel>;
   pendingChannel: ReturnType<typeof pendingChannel>;
@@ -69,6 +83,8 @@ export interface ColdStatus {
 interface Running {
   /** Absent until the device is paired with HSM-Hot. */
   link: LinkEndpoint | undefined;
+  /** The link's port, closed when the services stop so the next start can open it again. */
+  linkPort: Port | undefined;
   pool: ModemPool;
   modems: Modem[];
   svc: ColdServices;
@@ -84,8 +100,12 @@ export class ColdDevice {
   readonly vault: Vault;
   private readonly options: ColdDeviceOptions;
   private readonly log: Logger;
-  private readonly actor;
+  private actor: Actor<typeof coldMachine>;
   private running: Running | undefined;
+  private readonly changeListeners = new Set<(snapshot: SnapshotFrom<typeof coldMachine>) => void>();
+  private actorSubscription: { unsubscribe(): void } | undefined;
+  /** Monotonic time of the last (re)start of the machine. */
+  private startedAt = 0;
   private provisionResult: { resolve: (r: ColdProvisioned) => void; reject: (e: unknown) => void } | undefined;
   private readonly eventListeners = new Set<(kind: string, details: Record<string, unknown>) => void>();
 
@@ -94,7 +114,11 @@ export class ColdDevice {
     this.log = options.log ?? silentLogger;
     this.store = DeviceStore.open(options.stateDir, { app: COLD_APP, schemaVersion: COLD_SCHEMA_VERSION, clock: options.clock, collections: COLD_COLLECTIONS });
     this.vault = new Vault(this.store, options.random);
-    this.actor = createActor(
+    this.actor = this.createMachineActor();
+  }
+
+  private createMachineActor(): Actor<typeof coldMachine> {
+    return createActor(
       coldMachine.provide({
         actors: {
           inspectDevice: fromPromise(async () => ({ provisioned: isProvisioned(this.store), vault: this.vault.state })),
@@ -109,12 +133,14 @@ export class ColdDevice {
         },
         actions: { sweep: () => this.sweep() },
       }),
-      { clock: options.clock },
+      { clock: this.options.clock },
     );
   }
 
   /** Boots the machine (it waits for a PIN, or for provisioning). */
   start(): void {
+    this.startedAt = this.options.clock.monotonic();
+    this.actorSubscription = this.actor.subscribe((snapshot) => this.changeListeners.forEach((l) => l(snapshot)));
     this.actor.start();
   }
 
@@ -122,9 +148,15 @@ export class ColdDevice {
     return this.actor.getSnapshot();
   }
 
+  /** Follows the machine's snapshots, across `restart()`. */
   onChange(listener: (snapshot: SnapshotFrom<typeof coldMachine>) => void): () => void {
-    const subscription = this.actor.subscribe(listener);
-    return () => subscription.unsubscribe();
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Milliseconds since the machine last booted (start or restart). */
+  uptimeMs(): number {
+    return this.options.clock.monotonic() - this.startedAt;
   }
 
   /** HSM-Cold's events (channel opened, closed, refusals, alerts), as reported to HSM-Hot. */
@@ -183,8 +215,11 @@ export class ColdDevice {
         imsiTail: m.imsi?.slice(-4),
         state: m.health.state,
         registered: m.health.registered,
+        regStat: m.health.regStat,
+        operator: r?.modems.find((modem) => modem.name === m.name)?.operator,
         rssi: m.health.rssi,
         score: m.score,
+        lastError: m.health.lastError,
       })),
       outbox: {
         queued: r?.pool.outbox('queued').length ?? 0,
@@ -202,8 +237,151 @@ export class ColdDevice {
     return recentChannels(this.store, limit);
   }
 
+  /** Sends `AT` to each modem (the console's self-test). */
+  async pingModems(): Promise<Array<{ name: string; ok: boolean; detail: string }>> {
+    const r = this.requireRunning();
+    return Promise.all(
+      r.modems.map(async (modem) => {
+        try {
+          await modem.command('AT');
+          return { name: modem.name, ok: true, detail: 'OK' };
+        } catch (error) {
+          return { name: modem.name, ok: false, detail: (error as HsmError).code ?? 'failed' };
+        }
+      }),
+    );
+  }
+
+  /** Sends `data` to HSM-Hot and back (`link.echo`); resolves with the round-trip time in ms. */
+  async linkEcho(data: Uint8Array, timeoutMs: number): Promise<number> {
+    const { clock } = this.options;
+    const link = this.requireRunning().link;
+    if (link === undefined) throw new HsmError('LINK_UNPAIRED', 'HSM-Cold is not paired with HSM-Hot');
+    if (!link.session.isUp) throw new HsmError('LINK_DOWN', 'the link to HSM-Hot is down');
+    const started = clock.monotonic();
+    const abort = new AbortController();
+    const timeout = clock.sleep(timeoutMs, abort.signal).then(
+      () => Promise.reject(new HsmError('LINK_TIMEOUT', `no echo from HSM-Hot within ${timeoutMs} ms (the request stays queued)`)),
+      () => undefined,
+    );
+    const echo = link.rpc.call<{ data: Uint8Array }>('link.echo', { data });
+    echo.catch(() => undefined);
+    try {
+      const reply = (await Promise.race([echo, timeout])) as { data: Uint8Array };
+      if (Buffer.compare(Buffer.from(reply.data), Buffer.from(data)) !== 0) throw new HsmError('LINK_ECHO_MISMATCH', 'HSM-Hot echoed different bytes');
+      return clock.monotonic() - started;
+    } finally {
+      abort.abort();
+    }
+  }
+
+  /**
+   * Pairs interactively with HSM-Hot over the link port (only while unpaired): resolves with
+   * the code both operators compare. `confirm()` stores the pairing and starts the link;
+   * `cancel()` leaves the device unpaired.
+   */
+  async beginPairing(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ code: string; peerIdentity: string; confirm(): Promise<void>; cancel(): Promise<void> }> {
+    const r = this.requireRunning();
+    if (r.link !== undefined || pairingRecord(this.store) !== undefined) throw new HsmError('ALREADY_PAIRED', 'HSM-Cold is already paired');
+    const { clock, random } = this.options;
+    const port = await this.options.link.openPort();
+    const exchange = runPairingExchange({
+      port,
+      clock,
+      random,
+      role: 'cold',
+      store: this.store,
+      vault: this.vault,
+      signDigest: (digest) => identitySigner(this.store, this.vault).signDigest(digest),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    });
+    exchange.catch(() => undefined);
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = (): void => reject(options.signal?.reason ?? new HsmError('PAIR_CANCELLED', 'pairing cancelled'));
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    let outcome: PairingOutcome;
+    try {
+      outcome = await Promise.race([exchange, aborted]);
+    } catch (error) {
+      await port.close();
+      throw error;
+    }
+    return {
+      code: outcome.code,
+      peerIdentity: outcome.peerIdentity,
+      confirm: async () => {
+        outcome.confirm();
+        await port.close();
+        if (this.running === r) await this.startLink(r);
+      },
+      cancel: () => port.close(),
+    };
+  }
+
+  /** Replaces one coin's policy, checked with the whole configuration; effective at once. */
+  setCoinPolicy(coin: Coin, policy: CoinPolicy): CoinPolicy {
+    const current = loadColdConfig(this.store);
+    const coinConfig = current.coins[coin];
+    if (coinConfig === undefined) throw new HsmError('COIN_NOT_SERVED', `${coin} is not served by this device`, { field: 'coin' });
+    const next = parseColdConfig({ ...current, coins: { ...current.coins, [coin]: { ...coinConfig, policy } } });
+    const applied = next.coins[coin]!.policy;
+    this.store.transact((tx) => {
+      tx.put(COLD_RECORDS.config, SINGLETON, next);
+      tx.audit('cold.policy-changed', {
+        coin,
+        maxPerTx: applied.maxPerTx,
+        maxPerPeriod: applied.maxPerPeriod,
+        maxCountPerPeriod: applied.maxCountPerPeriod,
+        periodHours: applied.periodHours,
+        allowList: applied.allowList.length,
+      });
+    });
+    if (this.running !== undefined) this.running.svc.config = next;
+    return applied;
+  }
+
+  /** Reboots in place: services stop, the vault locks, and the machine boots again (locked). */
+  async restart(): Promise<void> {
+    await this.stopMachine();
+    this.vault.lock();
+    this.actor = this.createMachineActor();
+    this.start();
+  }
+
+  /**
+   * Zeroize: erases every secret in the vault, the provisioning and the pairing (open channels
+   * are closed, their keys go with the vault), then boots into provisioning. The audit log and
+   * the history of channels and approvals stay.
+   */
+  async zeroize(reason: string): Promise<void> {
+    await this.stopMachine();
+    const now = this.options.clock.now();
+    this.store.transact((tx) => {
+      for (const channel of [currentChannel(tx), pendingChannel(tx)]) {
+        if (channel !== undefined) tx.put(COLD_RECORDS.channels, channel.cId, { ...channel, status: 'closed', closedAt: now, closeReason: 'zeroized' });
+      }
+      tx.del(COLD_RECORDS.device, SINGLETON);
+      tx.del(COLD_RECORDS.config, SINGLETON);
+      for (const { key } of [...tx.range(pairingCollection)]) tx.del(pairingCollection, key);
+      this.vault.erase(reason);
+      tx.audit('cold.zeroized', { reason });
+    });
+    this.actor = this.createMachineActor();
+    this.start();
+  }
+
+  private async stopMachine(): Promise<void> {
+    this.actorSubscription?.unsubscribe();
+    this.actor.stop();
+    await this.stopServices();
+  }
+
   /** Stops everything and closes the store. */
   async shutdown(): Promise<void> {
+    this.actorSubscription?.unsubscribe();
     this.actor.stop();
     await this.stopServices();
     this.vault.lock();
@@ -232,6 +410,7 @@ export class ColdDevice {
     const pool = new ModemPool({ store: this.store, clock, modems, random, log: this.log.child({ part: 'modem-pool' }), ...(this.options.smsRetry ? { retry: this.options.smsRetry } : {}) });
     const running: Running = {
       link: undefined,
+      linkPort: undefined,
       pool,
       modems,
       timers: [],
@@ -268,10 +447,12 @@ export class ColdDevice {
 
   private async startLink(running: Running): Promise<void> {
     const { clock, random } = this.options;
+    const port = await this.options.link.openPort();
+    running.linkPort = port;
     const link = new LinkEndpoint({
       store: this.store,
       vault: this.vault,
-      port: await this.options.link.openPort(),
+      port,
       clock,
       random,
       baudRate: this.options.link.baudRate,
@@ -312,6 +493,7 @@ export class ColdDevice {
     this.running = undefined;
     for (const t of r.timers) this.options.clock.clearInterval(t);
     r.link?.stop();
+    await r.linkPort?.close();
     await r.pool.stop();
   }
 

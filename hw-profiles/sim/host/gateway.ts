@@ -94,6 +94,9 @@ export class Gateway {
     });
     o.hot.onJournal((message) => this.ledger.onJournal(message));
     this.app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+    // Bodies are forms only (seed "Hot Sending Tx Request"): a signed request's signature covers
+    // the raw body, which only the form parser keeps.
+    this.app.removeAllContentTypeParsers();
     registerFormParser(this.app);
     this.app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
       if (error instanceof GatewayError) return reply.code(error.status).send(errorBody(error));

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAudit } from './cli/audit.ts';
 import { registerBench } from './cli/bench.ts';
+import { registerDevices } from './cli/device.ts';
 import { registerKeys } from './cli/keys.ts';
 import { registerModemSim } from './cli/modem-sim.ts';
 import { registerMsg } from './cli/msg.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerBench(program);
   registerModemSim(program);
+  registerDevices(program);
   return program;
 }
 

@@ -78,6 +78,11 @@ export interface SimHardware {
   readonly network: SimulatedGsmNetwork;
   readonly modems: Readonly<Record<string, SimModem>>;
   readonly faults: SimFaults;
+  /**
+   * Processes that hold the simulated ports open by design: this one (spare descriptors that
+   * keep the ptys up) and the socat relays. `hsm doctor` does not count them as intruders.
+   */
+  ownPids(): number[];
   /** A link session playing `role` on that role's end of the link (see link-standin.ts). */
   startLinkStandIn(role: LinkRole): Promise<LinkStandIn>;
   stop(): Promise<void>;
@@ -184,6 +189,7 @@ export async function startSimHardware(options: SimHardwareOptions): Promise<Sim
       unhangModem: (name) => modem(name).modem.unhang(),
       setSignal: (name, rssi) => modem(name).modem.setSignal(rssi),
     },
+    ownPids: () => [process.pid, ...pairs.map((p) => p.pid), ...Object.values(modems).map((m) => m.served.socatPid)].filter((pid): pid is number => pid !== undefined),
     async startLinkStandIn(role) {
       const section = resolved[role];
       const path = section !== undefined ? section.link.path : at(far);

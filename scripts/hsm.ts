@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { registerAudit } from './cli/audit.ts';
 import { registerBench } from './cli/bench.ts';
 import { registerDevices } from './cli/device.ts';
+import { registerDoctor } from './cli/doctor.ts';
 import { registerKeys } from './cli/keys.ts';
 import { registerModemSim } from './cli/modem-sim.ts';
 import { registerMsg } from './cli/msg.ts';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerModemSim(program);
   registerDevices(program);
+  registerDoctor(program);
   return program;
 }
 

@@ -69,6 +69,8 @@ export interface ColdStatus {
 interface Running {
   /** Absent until the device is paired with HSM-Hot. */
   link: LinkEndpoint | undefined;
+  /** The port under `link`; closed when the services stop, so the next start can open it again. */
+  linkPort: Port | undefined;
   pool: ModemPool;
   modems: Modem[];
   svc: ColdServices;
@@ -225,6 +227,7 @@ export class ColdDevice {
     const pool = new ModemPool({ store: this.store, clock, modems, random, log: this.log.child({ part: 'modem-pool' }), ...(this.options.smsRetry ? { retry: this.options.smsRetry } : {}) });
     const running: Running = {
       link: undefined,
+      linkPort: undefined,
       pool,
       modems,
       timers: [],
@@ -260,10 +263,12 @@ export class ColdDevice {
 
   private async startLink(running: Running): Promise<void> {
     const { clock, random } = this.options;
+    const port = await this.options.link.openPort();
+    running.linkPort = port;
     const link = new LinkEndpoint({
       store: this.store,
       vault: this.vault,
-      port: await this.options.link.openPort(),
+      port,
       clock,
       random,
       baudRate: this.options.link.baudRate,
@@ -304,6 +309,7 @@ export class ColdDevice {
     this.running = undefined;
     for (const t of r.timers) this.options.clock.clearInterval(t);
     r.link?.stop();
+    await r.linkPort?.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the link port failed'));
     await r.pool.stop();
   }
 

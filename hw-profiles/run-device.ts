@@ -29,7 +29,7 @@ import type { KdfCost } from '../shared/store/vault.ts';
 import { ColdDevice, type ColdModemSpec } from '../hsm-cold/main.ts';
 import type { HotConfigInput } from '../hsm-hot/config.ts';
 import { HsmHot } from '../hsm-hot/main.ts';
-import { MODEM_MODELS, expandCandidates, isSimPath, profileSection, simPlaceholders, type ModemSpec, type PinRef, type PortSpec, type Profile, type Role } from './profile.ts';
+import { MODEM_MODELS, expandCandidates, profileSection, simPlaceholders, type ModemSpec, type PinRef, type PortSpec, type Profile, type Role } from './profile.ts';
 
 export interface RunDeviceOverrides {
   clock?: Clock;
@@ -229,7 +229,7 @@ export function readPin(ref: PinRef, field: string, credentialsDirectory: string
     }
     if ((mode & 0o077) !== 0) throw new HsmError('PIN_FILE_MODE', `the SIM PIN file ${file} is readable by others; chmod 600 it`, { field });
   } else {
-    if (credentialsDirectory === undefined || isSimPath(credentialsDirectory)) {
+    if (credentialsDirectory === undefined || credentialsDirectory === '') {
       throw new HsmError('PIN_UNREADABLE', `the SIM PIN is the systemd credential ${ref.credential}, but no credentials were passed (LoadCredential=${ref.credential}:... in the unit)`, { field });
     }
     file = join(credentialsDirectory, ref.credential);

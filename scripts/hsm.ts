@@ -12,6 +12,7 @@ import { registerDoctor } from './cli/doctor.ts';
 import { registerKeys } from './cli/keys.ts';
 import { registerModemSim } from './cli/modem-sim.ts';
 import { registerMsg } from './cli/msg.ts';
+import { registerProfile } from './cli/profile.ts';
 import { registerVtest } from './cli/vtest.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerBench(program);
   registerModemSim(program);
+  registerProfile(program);
   registerDevices(program);
   registerDoctor(program);
   return program;

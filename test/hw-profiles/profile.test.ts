@@ -168,3 +168,30 @@ describe('simulated paths and candidate ports', () => {
     expect(expandCandidates([`${dir}/nothing-*`, '/no/such/dir/*'])).toEqual([]);
   });
 });
+
+describe('hsm profile, the command', () => {
+  it('lists the shipped profiles, checks one, and names the bad field of a broken one', async () => {
+    const { hsm } = await import('../helpers/cli.ts');
+    const list = await hsm(['profile', 'list', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as Array<{ name: string; roles: string[] }>).find((p) => p.name === 'sim')?.roles).toEqual(['hot', 'cold']);
+
+    const ok = await hsm(['profile', 'check', 'rpi5-cold-ec25-e3372', '--role', 'cold']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^valid\nrpi5-cold-ec25-e3372 \(rpi5\)/);
+    expect(ok.stdout).toContain('modem sim2: e3372, ICCID 89860112345678901234 among /dev/hsm/e3372-*, SIM PIN by reference');
+
+    const file = join(tempDir(), 'mine.json');
+    const broken = shipped('rpi4-cold-sim800c');
+    broken.cold.link.baudRate = 100000;
+    writeFileSync(file, JSON.stringify(broken));
+    const bad = await hsm(['profile', 'check', file, '--json']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout)).toEqual({
+      error: { code: 'PROFILE_INVALID', field: 'cold.link.baudRate', message: expect.stringMatching(/cold\.link\.baudRate: must be one of the standard rates/) },
+    });
+    const role = await hsm(['profile', 'check', 'rpi5-hot', '--role', 'cold']);
+    expect(role.code).toBe(2);
+    expect(role.stderr).toMatch(/describes no HSM-Cold \(it has hot\) \[PROFILE_ROLE\]/);
+  });
+});

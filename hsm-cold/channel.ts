@@ -109,6 +109,12 @@ export function handleChannelRequest(svc: ColdServices, tx: WriteTx, from: strin
     tx.audit('channel.request-repeated', { cId: repeated.cId, hId: request.hId });
     return { accepted: true, reason: 'repeated request', cId: repeated.cId };
   }
+  // The same request again after its channel opened (a late copy from the other carrier).
+  const opened = currentChannel(tx);
+  if (opened !== undefined && opened.qh === request.qh && opened.hId === request.hId && opened.vDevice === from) {
+    tx.audit('channel.request-duplicate', { cId: opened.cId, hId: request.hId });
+    return { accepted: false, reason: 'a copy of the request of the open channel' };
+  }
   const state = channelState(tx);
   const windowStart = window.windowStart ?? now;
   const requests = state.windowRequests?.windowStart === windowStart ? state.windowRequests.count : 0;

@@ -89,6 +89,7 @@ export class ColdDevice {
   private readonly actor;
   private running: Running | undefined;
   private provisionResult: { resolve: (r: ColdProvisioned) => void; reject: (e: unknown) => void } | undefined;
+  private readonly eventListeners = new Set<(kind: string, details: Record<string, unknown>) => void>();
 
   constructor(options: ColdDeviceOptions) {
     this.options = options;
@@ -126,6 +127,12 @@ export class ColdDevice {
   onChange(listener: (snapshot: SnapshotFrom<typeof coldMachine>) => void): () => void {
     const subscription = this.actor.subscribe(listener);
     return () => subscription.unsubscribe();
+  }
+
+  /** HSM-Cold's events (channel opened, closed, refusals, alerts), as reported to HSM-Hot. */
+  onEvent(listener: (kind: string, details: Record<string, unknown>) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   unlock(pin: string): void {
@@ -244,6 +251,7 @@ export class ColdDevice {
         sms: pool,
         events: {
           emit: (kind, details) => {
+            for (const listener of this.eventListeners) listener(kind, details);
             void running.link?.rpc.call('hot.event', { kind, at: clock.now(), details }).catch(() => undefined);
           },
         },

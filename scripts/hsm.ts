@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAudit } from './cli/audit.ts';
 import { registerBench } from './cli/bench.ts';
+import { registerDemo } from './cli/demo.ts';
 import { registerDevices } from './cli/device.ts';
 import { registerDoctor } from './cli/doctor.ts';
 import { registerKeys } from './cli/keys.ts';
 import { registerModemSim } from './cli/modem-sim.ts';
 import { registerMsg } from './cli/msg.ts';
 import { registerProfile } from './cli/profile.ts';
+import { registerSim } from './cli/sim.ts';
 import { registerVtest } from './cli/vtest.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,21 +26,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
 
-  program
-    .command('start')
-    .description('the main job: until the simulated rig exists, this prints the command overview')
-    .action(() => {
-      program.outputHelp();
-    });
-
-  program
-    .command('demo')
-    .description('the end-to-end story of the simulated system (not built yet)')
-    .action(() => {
-      process.stderr.write('hsm demo: not built yet; the simulated rig and its demo story come with a later release.\n');
-      process.exitCode = 1;
-    });
-
+  registerSim(program);
+  registerDemo(program);
   registerKeys(program);
   registerMsg(program);
   registerVtest(program);

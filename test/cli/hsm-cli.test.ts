@@ -18,13 +18,24 @@ import { loadVectors } from '../helpers/vectors.ts';
 const BIP84_XPUB = 'zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs';
 
 describe('hsm CLI', () => {
-  it('start prints the command overview; demo says it is not built yet', async () => {
-    const start = await hsm(['start']);
-    expect(start.code).toBe(0);
-    for (const command of ['keys', 'msg', 'vtest', 'audit', 'bench']) expect(start.stdout).toContain(command);
-    const demo = await hsm(['demo']);
-    expect(demo.code).toBe(1);
-    expect(demo.stderr).toContain('not built yet');
+  it('--help lists every command group, with sim (npm start) and demo first', async () => {
+    const help = await hsm(['--help']);
+    expect(help.code).toBe(0);
+    const commands = [...help.stdout.slice(help.stdout.indexOf('Commands:')).matchAll(/^  ([a-z][a-z-]*)/gm)].map((m) => m[1]);
+    expect(commands.slice(0, 2)).toEqual(['sim', 'demo']);
+    for (const command of ['keys', 'msg', 'vtest', 'audit', 'bench', 'modem-sim']) expect(commands).toContain(command);
+  });
+
+  it('sim explains bad options and exits 2 without starting anything', async () => {
+    const scale = await hsm(['sim', '--time-scale', 'fast']);
+    expect(scale.code).toBe(2);
+    expect(scale.stderr).toContain('--time-scale must be a number');
+    const vDevice = await hsm(['sim', '--v-device', 'phone']);
+    expect(vDevice.code).toBe(2);
+    expect(vDevice.stderr).toContain('--v-device must be "emulated" or "external:<pty path>"');
+    const seed = await hsm(['sim', '--seed', '/nonexistent/seed']);
+    expect(seed.code).toBe(2);
+    expect(seed.stderr).toContain('--seed: cannot read /nonexistent/seed');
   });
 
   it('keys new prints a valid mnemonic and the account xpubs it yields', async () => {

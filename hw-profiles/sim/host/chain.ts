@@ -61,6 +61,8 @@ export interface PsbtRequest {
   fingerprint: number;
   feeRate: number;
   minFee?: bigint;
+  /** Outpoints (`txid:vout`) other requests have reserved; never chosen. */
+  exclude?: ReadonlySet<string>;
 }
 
 export interface BuiltPsbt {
@@ -71,11 +73,27 @@ export interface BuiltPsbt {
   vsize: number;
 }
 
+/** Where the chain keeps its transactions and height (a world store); optional. */
+export interface ChainPersistence {
+  saveTx(tx: ChainTx, order: number): void;
+  saveHeight(height: number): void;
+}
+
+export interface SavedChain {
+  height: number;
+  /** In the order they were recorded. */
+  txs: ChainTx[];
+}
+
+export type ChainEvent = { type: 'chain.tx'; tx: ChainTx; deposit: boolean } | { type: 'chain.block'; height: number; confirmed: string[] };
+
 export interface ChainOptions {
   clock: Clock;
   network: NetworkParams;
   random: RandomSource;
   blockIntervalMs?: number;
+  persistence?: ChainPersistence;
+  saved?: SavedChain;
 }
 
 const DUST = 546n;
@@ -89,16 +107,36 @@ export class SimulatedChain {
   private readonly order: string[] = [];
   private height = 0;
   private timer: TimerHandle | undefined;
+  private readonly persistence: ChainPersistence | undefined;
+  private readonly listeners = new Set<(event: ChainEvent) => void>();
 
   constructor(options: ChainOptions) {
     this.clock = options.clock;
     this.network = options.network;
     this.random = options.random;
     this.blockIntervalMs = options.blockIntervalMs ?? 600_000;
+    this.persistence = options.persistence;
+    if (options.saved !== undefined) {
+      this.height = options.saved.height;
+      for (const tx of options.saved.txs) {
+        this.txs.set(tx.txid, tx);
+        this.order.push(tx.txid);
+      }
+    }
+  }
+
+  onEvent(listener: (event: ChainEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   start(): void {
     this.timer = this.clock.setInterval(() => this.mine(), this.blockIntervalMs);
+  }
+
+  /** Loads the signature-checking library now rather than at the first broadcast. */
+  async prepare(): Promise<void> {
+    await loadOracle();
   }
 
   stop(): void {
@@ -113,12 +151,17 @@ export class SimulatedChain {
   mine(): number {
     this.height++;
     const now = this.clock.now();
+    const confirmed: string[] = [];
     for (const tx of this.txs.values()) {
       if (tx.height === null) {
         tx.height = this.height;
         tx.confirmedAt = now;
+        confirmed.push(tx.txid);
+        this.persistence?.saveTx(tx, this.order.indexOf(tx.txid));
       }
     }
+    this.persistence?.saveHeight(this.height);
+    this.emit({ type: 'chain.block', height: this.height, confirmed });
     return this.height;
   }
 
@@ -133,7 +176,7 @@ export class SimulatedChain {
       witnesses: undefined,
       lockTime: 0,
     });
-    return this.record(raw, [], [{ sn: 0, address, value, script }]);
+    return this.record(raw, [], [{ sn: 0, address, value, script }], true);
   }
 
   utxos(addresses: readonly string[]): Utxo[] {
@@ -158,7 +201,9 @@ export class SimulatedChain {
    * order, and change back to the wallet (dropped when below dust).
    */
   buildPsbt(request: PsbtRequest): BuiltPsbt {
-    const available = this.utxos(request.walletAddresses).sort((a, b) => (b.value > a.value ? 1 : b.value < a.value ? -1 : 0));
+    const available = this.utxos(request.walletAddresses)
+      .filter((u) => request.exclude?.has(`${u.txid}:${u.vout}`) !== true)
+      .sort((a, b) => (b.value > a.value ? 1 : b.value < a.value ? -1 : 0));
     const target = request.payments.reduce((sum, p) => sum + p.value, 0n);
     const chosen: Utxo[] = [];
     let total = 0n;
@@ -232,9 +277,12 @@ export class SimulatedChain {
     });
     const outValue = outputs.reduce((sum, o) => sum + o.value, 0n);
     if (outValue > inValue) throw new HsmError('CHAIN_VALUE', `outputs (${outValue}) exceed inputs (${inValue})`);
-    const recorded = this.record(raw, inputs, outputs);
-    for (const input of inputs) (this.txs.get(input.prevTxid) as ChainTx).outputs[input.prevSn]!.spentBy = recorded.txid;
-    return recorded;
+    for (const input of inputs) {
+      const prev = this.txs.get(input.prevTxid) as ChainTx;
+      prev.outputs[input.prevSn]!.spentBy = txid;
+      this.persistence?.saveTx(prev, this.order.indexOf(prev.txid));
+    }
+    return this.record(raw, inputs, outputs, false);
   }
 
   transaction(txid: string): ChainTx | undefined {
@@ -250,12 +298,18 @@ export class SimulatedChain {
     return this.order.map((id) => this.txs.get(id) as ChainTx).filter((tx) => tx.outputs.some((o) => isMine(o.address)) || tx.inputs.some((i) => isMine(i.address)));
   }
 
-  private record(raw: Uint8Array, inputs: ChainTx['inputs'], outputs: ChainOutput[]): ChainTx {
+  private record(raw: Uint8Array, inputs: ChainTx['inputs'], outputs: ChainOutput[], deposit: boolean): ChainTx {
     const txid = Buffer.from(hash256(stripWitness(raw))).reverse().toString('hex');
     const tx: ChainTx = { txid, raw, inputs, outputs, seenAt: this.clock.now(), height: null, confirmedAt: null };
     this.txs.set(txid, tx);
     this.order.push(txid);
+    this.persistence?.saveTx(tx, this.order.length - 1);
+    this.emit({ type: 'chain.tx', tx, deposit });
     return tx;
+  }
+
+  private emit(event: ChainEvent): void {
+    for (const l of this.listeners) l(event);
   }
 
   private vsize(inputs: readonly Utxo[], request: PsbtRequest, withChange: boolean): number {

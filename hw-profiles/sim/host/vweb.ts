@@ -37,11 +37,20 @@ export interface BatchCheck {
   handedOutAt?: number;
 }
 
+/** Where vweb keeps its queues (a world store); optional. */
+export interface VwebPersistence {
+  saveWithdrawal(withdrawal: Withdrawal): void;
+  /** `position` is the batch's place in the queue. */
+  saveBatch(batch: BatchCheck, position: number): void;
+}
+
 export interface VwebOptions {
   clock: Clock;
   random: RandomSource;
   password: string;
   redeliverAfterMs?: number;
+  persistence?: VwebPersistence;
+  saved?: { withdrawals: Withdrawal[]; batches: BatchCheck[] };
 }
 
 export class Vweb {
@@ -55,6 +64,11 @@ export class Vweb {
     this.app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
     registerFormParser(this.app);
     this.routes();
+    if (options.saved !== undefined) {
+      this.withdrawals.push(...options.saved.withdrawals);
+      this.batches.push(...options.saved.batches);
+      this.nextId = Math.max(0, ...this.withdrawals.map((w) => w.vtestId)) + 1;
+    }
   }
 
   onEvent(listener: (event: { type: string; [k: string]: unknown }) => void): () => void {
@@ -65,19 +79,32 @@ export class Vweb {
   /** Queues a withdrawal for the V-Device; returns its vtest_id. */
   queueWithdrawal(payload: VtestPayload): number {
     const vtestId = this.nextId++;
-    this.withdrawals.push({ vtestId, payload, queuedAt: this.options.clock.now(), state: 'queued' });
+    const withdrawal: Withdrawal = { vtestId, payload, queuedAt: this.options.clock.now(), state: 'queued' };
+    this.withdrawals.push(withdrawal);
+    this.options.persistence?.saveWithdrawal(withdrawal);
     this.emit({ type: 'vweb.withdrawal-queued', vtestId, outs: payload.outs });
     return vtestId;
   }
 
   /** Queues an address batch for the V-Device to check. */
   queueBatchCheck(batchNo: number, addresses: string[], addressType: 'hot' | 'cold', firstIndex = batchNo * 1000): void {
-    this.batches.push({
+    const batch: BatchCheck = {
       batchNo,
       addresses: addresses.map((address, k) => ({ index: firstIndex + k, address })),
       addressType: addressType === 'hot' ? ADDRESS_TYPE.hotSend : ADDRESS_TYPE.coldReceive,
       state: 'queued',
-    });
+    };
+    this.batches.push(batch);
+    this.options.persistence?.saveBatch(batch, this.batches.length - 1);
+    this.emit({ type: 'vweb.batch-queued', batchNo, addressType });
+  }
+
+  private saveWithdrawal(withdrawal: Withdrawal): void {
+    this.options.persistence?.saveWithdrawal(withdrawal);
+  }
+
+  private saveBatch(batch: BatchCheck): void {
+    this.options.persistence?.saveBatch(batch, this.batches.indexOf(batch));
   }
 
   withdrawal(vtestId: number): Withdrawal | undefined {
@@ -105,6 +132,7 @@ export class Vweb {
       if (next === undefined) return null;
       next.state = 'handed-out';
       next.handedOutAt = now();
+      this.saveWithdrawal(next);
       return { vtest_info: encryptVtest(next.payload, this.options.password, this.options.random), vtest_at: apiTime(next.queuedAt, false), vtest_id: next.vtestId };
     });
 
@@ -118,6 +146,7 @@ export class Vweb {
       withdrawal.state = txHash === '' ? 'failed' : 'done';
       withdrawal.reportedAt = now();
       if (txHash !== '') withdrawal.txHash = txHash;
+      this.saveWithdrawal(withdrawal);
       this.emit({ type: 'vweb.withdrawal-reported', vtestId, txHash: txHash === '' ? null : txHash });
       return { result: true };
     });
@@ -127,6 +156,7 @@ export class Vweb {
       if (next === undefined) return null;
       next.state = 'handed-out';
       next.handedOutAt = now();
+      this.saveBatch(next);
       return { batch_no: next.batchNo, address_list: next.addresses, address_type: next.addressType };
     });
 
@@ -141,6 +171,7 @@ export class Vweb {
       if (batch === undefined) return reply.code(400).send(errorBody('batch_no', 'unknown batch_no for that type', 1003));
       if (status !== BATCH_STATUS.success && status !== BATCH_STATUS.failed) return reply.code(400).send(errorBody('status', 'status must be 2 or 3', 1004));
       batch.state = status === BATCH_STATUS.success ? 'passed' : 'failed';
+      this.saveBatch(batch);
       this.emit({ type: 'vweb.batch-reported', batchNo, addressType: type, status });
       return { result: true };
     });

@@ -6,7 +6,11 @@
  * - Channel: every day at its configured hour it makes a new key pair and sends
  *   `CC:QH:<QH>:H_ID:<hId>:` to HSM-Cold's first number; it accepts a `CC:QC:...` reply (6
  *   fields) from either HSM-Cold number inside its reply window (or while the channel is still
- *   being created), answers `CC:CHANNEL_OK:<cId>:`, and from then on signs with that channel.
+ *   being created), answers `CC:CHANNEL_OK:<cId>:` to the number the reply came from, and from
+ *   then on signs with that channel.
+ * - Fail-safe: a request to HSM-Cold (channel, batch check) that has no answer after
+ *   `failoverMs` is sent again to HSM-Cold's next number (the other SIM, on the other carrier).
+ *   The released app only uses the first number; this is what its two-SIM design is for.
  * - Batch checks: a batch vweb asks about is requested by SMS (`CC:VERIFY_*_ADDRESSES`), the
  *   reply's signature is checked against the channel's QC over the batch content string, and
  *   the verdict is posted back to vweb.
@@ -63,6 +67,8 @@ export interface VDeviceOptions {
   loop: { pollMs: number; txPollMs: number; txTimeoutMs: number; balanceThreshold: bigint; autoStart: boolean };
   /** Where the app's records persist (a JSON file). */
   stateFile?: string;
+  /** Wait for an answer from one HSM-Cold number before trying the next. Default 3 min. */
+  failoverMs?: number;
   log?: Logger;
 }
 
@@ -153,7 +159,7 @@ export class VDevice {
     this.state.channels = this.state.channels.slice(-20);
     this.save();
     this.emit({ type: 'channel.requested', hId: channel.hId });
-    await this.send(this.o.coldNumbers[0] as string, formatVDeviceMessage({ kind: 'channel-request', qh: channel.qh, hId: channel.hId }));
+    await this.sendToCold(formatVDeviceMessage({ kind: 'channel-request', qh: channel.qh, hId: channel.hId }), () => channel.status !== 'creating');
     return channel;
   }
 
@@ -172,9 +178,12 @@ export class VDevice {
     this.o.clock.clearTimeout(this.loopTimer);
   }
 
-  /** One pass of the work loop: a batch check if vweb has one, then a withdrawal if it has one. */
+  /**
+   * One pass of the work loop: a batch check if vweb has one, then a withdrawal if it has one.
+   * Without an open channel there is nothing to check or sign with: vweb's work waits.
+   */
   async workOnce(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy || this.currentChannel() === undefined) return;
     this.busy = true;
     try {
       await this.checkNextBatch();
@@ -219,6 +228,23 @@ export class VDevice {
         await this.o.clock.sleep(5_000 * attempt);
       }
     }
+  }
+
+  /**
+   * Sends `text` to HSM-Cold's first number and, while `answered()` stays false for
+   * `failoverMs`, to each next number in turn (a carrier outage must not cut the channel).
+   */
+  private async sendToCold(text: string, answered: () => boolean): Promise<void> {
+    const numbers = this.o.coldNumbers;
+    await this.send(numbers[0] as string, text);
+    void (async () => {
+      for (const next of numbers.slice(1)) {
+        await this.o.clock.sleep(this.o.failoverMs ?? 180_000);
+        if (answered() || this.stopped) return;
+        this.log.warn({ to: next }, 'no answer from HSM-Cold; trying its next number');
+        await this.send(next, text);
+      }
+    })().catch(() => undefined);
   }
 
   private onSms(sms: InboundSms): void {
@@ -318,11 +344,16 @@ export class VDevice {
   }
 
   private async awaitBatchReply(batchNo: number, addressType: 'hot' | 'cold'): Promise<{ signature: string; cId: number } | undefined> {
+    let answered = false;
     const reply = new Promise<{ signature: string; cId: number } | undefined>((resolve) => {
-      this.pendingBatches.push({ batchNo, addressType, resolve });
-      this.o.clock.setTimeout(() => resolve(undefined), 10 * 60_000);
+      const done = (value: { signature: string; cId: number } | undefined): void => {
+        answered = true;
+        resolve(value);
+      };
+      this.pendingBatches.push({ batchNo, addressType, resolve: done });
+      this.o.clock.setTimeout(() => done(undefined), 10 * 60_000);
     });
-    await this.send(this.o.coldNumbers[0] as string, formatVDeviceMessage({ kind: 'verify-addresses', addressType, batchNo, coin: this.o.coin }));
+    await this.sendToCold(formatVDeviceMessage({ kind: 'verify-addresses', addressType, batchNo, coin: this.o.coin }), () => answered);
     return reply;
   }
 

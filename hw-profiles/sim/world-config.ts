@@ -1,0 +1,56 @@
+/**
+ * The simulated world's configuration: what the rig provisions the two devices with, how the
+ * V-Device app is set up, and what the platform serves. One place, so the devices, the app
+ * and the gateway agree (coins, address types, numbers, the rotation window).
+ * @module
+ */
+import type { ColdConfigInput } from '../../hsm-cold/config.ts';
+import type { HotConfigInput } from '../../hsm-hot/config.ts';
+import { WORLD_NUMBERS } from './world-keys.ts';
+
+export const WORLD_TIME_ZONE = 'Asia/Shanghai';
+
+/** HSM-Cold accepts new channels 23:00-02:00 Shanghai time; the V-Device asks at 23:30. */
+export const ROTATION = { from: '23:00', to: '02:00', vDeviceAt: '23:30' } as const;
+
+export const LINK_BAUD_RATE = 115_200;
+
+/** The hot wallet's deposits when a world is created (satoshis). */
+export const INITIAL_FUNDING = [100_000_000n, 50_000_000n, 25_000_000n] as const;
+
+export function coldConfig(): ColdConfigInput {
+  return {
+    vDeviceNumbers: [WORLD_NUMBERS.vDevice],
+    adminNumbers: [WORLD_NUMBERS.admin],
+    coins: {
+      BTC: {
+        network: 'btc-main',
+        addressType: 'p2pkh',
+        account: 0,
+        policy: { maxPerTx: '100000000', maxPerPeriod: '500000000', maxCountPerPeriod: 100, periodHours: 24, allowList: [] },
+      },
+    },
+    rotation: { from: ROTATION.from, to: ROTATION.to, timeZone: WORLD_TIME_ZONE, maxAgeHours: 26, pendingMinutes: 30, firstChannelAnytime: true },
+  };
+}
+
+export function hotConfig(): HotConfigInput {
+  return {
+    coins: [
+      {
+        coin: 'BTC',
+        network: 'btc-main',
+        types: ['p2pkh', 'p2wpkh'],
+        fee: { maxFee: 1_000_000, dynamic: { maxRate: 500 }, fixed: { minRate: 1, maxRate: 100 } },
+      },
+    ],
+  };
+}
+
+/** What the platform serves: coin → the address types of its hot and cold accounts. */
+export const GATEWAY_COINS = { BTC: { hotAddressType: 'p2pkh', coldAddressType: 'p2pkh' } } as const;
+
+export const FEES = { dynamicRate: 12, fixedRate: 5 } as const;
+
+/** The scopes each Open API credential and the platform's host-API key get. */
+export const PLATFORM_KEY_SCOPES = ['address:read', 'tx:create', 'tx:read', 'events:read'] as const;

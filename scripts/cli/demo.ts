@@ -1,0 +1,44 @@
+/**
+ * `hsm demo` (= `npm run demo`): the demo story (scripts/demo/story.ts) with step-by-step
+ * progress on stdout, a non-zero exit at the first broken step, and the whole run as JSON
+ * with `--json <file>`.
+ * @module
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createLogger } from '../../shared/log.ts';
+import { runDemo } from '../demo/story.ts';
+import { EXIT, run } from './output.ts';
+import { readSeedFile } from './sim.ts';
+
+interface DemoCliOptions {
+  json?: string;
+  processes?: boolean;
+  seed?: string;
+  logLevel: string;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('the end-to-end story: channel, address batches, withdrawals, PING, rotation, a forged vc_code, a carrier outage')
+    .option('--json <file>', 'write the run as JSON to this file')
+    .option('--processes', 'run HSM-Hot and HSM-Cold as separate processes over socat ptys')
+    .option('--seed <file>', 'seed file (text, or JSON {"seed","start"})')
+    .option('--log-level <level>', 'log level on stderr', 'silent')
+    .action((options: DemoCliOptions) =>
+      run({}, async () => {
+        const seed = options.seed === undefined ? undefined : readSeedFile(options.seed);
+        process.stdout.write(`hsm demo${options.processes === true ? ' (devices in separate processes)' : ''}\n`);
+        const summary = await runDemo({
+          ...(seed === undefined ? {} : { seed: seed.seed, ...(seed.start === undefined ? {} : { start: seed.start }) }),
+          ...(options.processes === true ? { processes: true } : {}),
+          log: createLogger({ name: 'hsm-demo', level: options.logLevel as 'silent', destination: process.stderr }),
+          progress: (line) => void process.stdout.write(`${line}\n`),
+        });
+        if (options.json !== undefined) writeFileSync(options.json, `${JSON.stringify(summary, null, 2)}\n`);
+        process.stdout.write(summary.ok ? `demo passed: ${summary.steps.length} steps in ${(summary.realMs / 1000).toFixed(1)} s\n` : 'demo FAILED\n');
+        return summary.ok ? EXIT.ok : EXIT.invalid;
+      }),
+    );
+}

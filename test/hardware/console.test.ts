@@ -10,52 +10,14 @@
  * The console itself (shared/console) plugs into runDevice's `attachConsole`; once it is there
  * this suite drives a login over the same line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openSerialPort, type Port } from '../../shared/port.ts';
-import { createPtyPair } from '../../hw-profiles/sim/uart/pty-pair.ts';
-import { envNumber, hardwareTarget } from './target.ts';
+import { emulatedLine, hardwareTarget, realLine, skipUnlessDevice, type Line, type Target } from './target.ts';
 
 const real = hardwareTarget('HSM_TEST_CONSOLE', "the console's two ends: the device's port, then the terminal's, e.g. /dev/ttyGS0,/dev/ttyACM0", { min: 2, max: 2 });
 
-interface Line {
-  device: string;
-  terminal: string;
-  baudRate: number;
-  close(): Promise<void>;
-}
-
-interface Target {
-  skipReason: string | undefined;
-  open(): Promise<Line>;
-}
-
-const emulated: Target = {
-  skipReason: undefined,
-  async open() {
-    const dir = mkdtempSync(join(tmpdir(), 'hsm-hw-console-'));
-    const pair = await createPtyPair({ linkA: join(dir, 'console'), linkB: join(dir, 'console-terminal') });
-    return {
-      device: pair.pathA,
-      terminal: pair.pathB,
-      baudRate: 115_200,
-      async close() {
-        await pair.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-};
-
-const device: Target = {
-  skipReason: real.skipReason,
-  async open() {
-    const [deviceEnd, terminal] = real.paths as [string, string];
-    return { device: deviceEnd, terminal, baudRate: envNumber('HSM_TEST_CONSOLE_BAUD', 115_200), close: async () => undefined };
-  },
-};
+const emulated = emulatedLine(['console', 'console-terminal']);
+const device = realLine(real, 'HSM_TEST_CONSOLE_BAUD');
 
 function text(port: Port, until: string): Promise<string> {
   return new Promise((resolve) => {
@@ -70,7 +32,7 @@ function text(port: Port, until: string): Promise<string> {
   });
 }
 
-function conformance(name: string, target: Target): void {
+function conformance(name: string, target: Target<Line>): void {
   describe(name, () => {
     let line: Promise<Line> | undefined;
     const ports: Port[] = [];
@@ -79,25 +41,24 @@ function conformance(name: string, target: Target): void {
       ports.push(port);
       return port;
     };
-    const skipUnlessDevice = (ctx: TestContext): void => ctx.skip(target.skipReason !== undefined, target.skipReason);
     afterAll(async () => {
       for (const p of ports) await p.close().catch(() => undefined);
       if (line !== undefined) await (await line).close();
     });
 
     it("the device's end is its alone: a second open is refused", async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const l = await (line ??= target.open());
-      const first = await open(l.device, l.baudRate);
-      await expect(openSerialPort({ path: l.device, baudRate: l.baudRate })).rejects.toMatchObject({ code: 'PORT_OPEN' });
+      const first = await open(l.a, l.baudRate);
+      await expect(openSerialPort({ path: l.a, baudRate: l.baudRate })).rejects.toMatchObject({ code: 'PORT_OPEN' });
       await first.close();
     });
 
     it('carries lines both ways intact: CR LF, UTF-8, a 4 KiB line', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const l = await (line ??= target.open());
-      const dev = await open(l.device, l.baudRate);
-      const term = await open(l.terminal, l.baudRate);
+      const dev = await open(l.a, l.baudRate);
+      const term = await open(l.b, l.baudRate);
       const prompt = 'hsm-cold login: ';
       const atTerminal = text(term, prompt);
       dev.write(Buffer.from(`\r\nHSM-Cold console — Grüße, ж\r\n${prompt}`, 'utf8'));
@@ -111,13 +72,13 @@ function conformance(name: string, target: Target): void {
     });
 
     it("the terminal's end can go and come back while the device keeps its end open", async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const l = await (line ??= target.open());
-      const dev = await open(l.device, l.baudRate);
-      const term = await open(l.terminal, l.baudRate);
+      const dev = await open(l.a, l.baudRate);
+      const term = await open(l.b, l.baudRate);
       await term.close();
       expect(dev.isOpen).toBe(true);
-      const again = await open(l.terminal, l.baudRate);
+      const again = await open(l.b, l.baudRate);
       const got = text(again, 'still here');
       dev.write(Buffer.from('still here'));
       expect(await got).toBe('still here');

@@ -6,58 +6,20 @@
  *
  *   HSM_TEST_LINK=/dev/ttyAMA0,/dev/ttyUSB0 [HSM_TEST_LINK_BAUD=115200] npx vitest run test/hardware/link.test.ts
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RealClock } from '../../shared/clock.ts';
 import type { LinkRole } from '../../shared/link/link-crypto.ts';
 import { probeLinkPeer } from '../../shared/link/probe.ts';
 import { FRAGMENT_SIZE, LinkSession } from '../../shared/link/session.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { createPtyPair } from '../../hw-profiles/sim/uart/pty-pair.ts';
-import { envNumber, eventually, hardwareTarget } from './target.ts';
+import { emulatedLine, eventually, hardwareTarget, realLine, skipUnlessDevice, type Line, type Target } from './target.ts';
 
 const clock = new RealClock();
 const real = hardwareTarget('HSM_TEST_LINK', 'the two ends of one serial line, e.g. /dev/ttyAMA0,/dev/ttyUSB0', { min: 2, max: 2 });
 
-interface Line {
-  a: string;
-  b: string;
-  baudRate: number;
-  close(): Promise<void>;
-}
-
-interface Target {
-  skipReason: string | undefined;
-  open(): Promise<Line>;
-}
-
-const emulated: Target = {
-  skipReason: undefined,
-  async open() {
-    const dir = mkdtempSync(join(tmpdir(), 'hsm-hw-link-'));
-    const pair = await createPtyPair({ linkA: join(dir, 'link-hot'), linkB: join(dir, 'link-cold') });
-    return {
-      a: pair.pathA,
-      b: pair.pathB,
-      baudRate: 115_200,
-      async close() {
-        await pair.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-};
-
-const device: Target = {
-  skipReason: real.skipReason,
-  async open() {
-    const [a, b] = real.paths as [string, string];
-    return { a, b, baudRate: envNumber('HSM_TEST_LINK_BAUD', 115_200), close: async () => undefined };
-  },
-};
+const emulated = emulatedLine(['link-hot', 'link-cold']);
+const device = realLine(real, 'HSM_TEST_LINK_BAUD');
 
 function received(port: Port, count: number): Promise<Buffer> {
   return new Promise((resolve) => {
@@ -82,7 +44,7 @@ function session(port: Port, role: LinkRole, key: Uint8Array, epoch: number, bau
   return { session: s, messages };
 }
 
-function conformance(name: string, target: Target): void {
+function conformance(name: string, target: Target<Line>): void {
   describe(name, () => {
     let line: Promise<Line> | undefined;
     const ports: Port[] = [];
@@ -92,7 +54,6 @@ function conformance(name: string, target: Target): void {
       ports.push(port);
       return port;
     };
-    const skipUnlessDevice = (ctx: TestContext): void => ctx.skip(target.skipReason !== undefined, target.skipReason);
     afterAll(async () => {
       for (const s of sessions) s.stop();
       for (const p of ports) await p.close().catch(() => undefined);
@@ -100,7 +61,7 @@ function conformance(name: string, target: Target): void {
     });
 
     it('carries bytes both ways at once, every one of them', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const { a, b, baudRate } = await (line ??= target.open());
       const [pa, pb] = [await open(a, baudRate), await open(b, baudRate)];
       const forth = Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7) & 0xff));
@@ -116,7 +77,7 @@ function conformance(name: string, target: Target): void {
     }, 30_000);
 
     it('two sessions handshake and exchange messages both ways, fragmented ones too; the probe finds the session; a restarted end comes back with a new epoch', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const { a, b, baudRate } = await (line ??= target.open());
       const key = new SeededRandom('link-conformance-key').bytes(32);
       const hotPort = await open(a, baudRate);

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RealClock } from '../../shared/clock.ts';
 import { Modem } from '../../shared/gsm/modem.ts';
 import { openSerialPort } from '../../shared/port.ts';
@@ -20,7 +20,7 @@ import { readPin } from '../../hw-profiles/run-device.ts';
 import { EmulatedModem } from '../../hw-profiles/sim/gsm/emulated-modem.ts';
 import { serveModemOnPty } from '../../hw-profiles/sim/gsm/modem-pty.ts';
 import { SimulatedGsmNetwork, defaultCarriers } from '../../hw-profiles/sim/gsm/network.ts';
-import { envNumber, eventually, hardwareTarget } from './target.ts';
+import { envNumber, eventually, hardwareTarget, skipUnlessDevice, type Target } from './target.ts';
 
 const clock = new RealClock();
 const real = hardwareTarget('HSM_TEST_MODEM', "a modem's AT port, e.g. /dev/ttyUSB2");
@@ -35,12 +35,7 @@ interface ModemUnderTest {
   close(): Promise<void>;
 }
 
-interface Target {
-  skipReason: string | undefined;
-  open(): Promise<ModemUnderTest>;
-}
-
-const emulated: Target = {
+const emulated: Target<ModemUnderTest> = {
   skipReason: undefined,
   async open() {
     const network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: new SeededRandom('hw-modem/network') });
@@ -66,7 +61,7 @@ const emulated: Target = {
   },
 };
 
-const device: Target = {
+const device: Target<ModemUnderTest> = {
   skipReason: real.skipReason,
   async open() {
     const pinFile = process.env.HSM_TEST_MODEM_PIN_FILE;
@@ -80,7 +75,7 @@ const device: Target = {
   },
 };
 
-function conformance(name: string, target: Target): void {
+function conformance(name: string, target: Target<ModemUnderTest>): void {
   describe(name, () => {
     let opened: Promise<ModemUnderTest> | undefined;
     let driver: Modem | undefined;
@@ -97,14 +92,13 @@ function conformance(name: string, target: Target): void {
       if (driver.state === 'stopped') expect(await driver.start()).toBe('ready');
       return { m, modem: driver };
     };
-    const skipUnlessDevice = (ctx: TestContext): void => ctx.skip(target.skipReason !== undefined, target.skipReason);
     afterAll(async () => {
       await driver?.stop();
       if (opened !== undefined) await (await opened).close();
     });
 
     it('the driver brings it up and reads who it is', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const { modem } = await started();
       expect(modem.state).toBe('ready');
       const identity = modem.identity;
@@ -114,7 +108,7 @@ function conformance(name: string, target: Target): void {
     });
 
     it('registers on a network and reports its signal', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const { modem } = await started();
       await modem.waitForRegistration(60_000, 1_000);
       const health = await modem.refreshHealth();
@@ -123,7 +117,7 @@ function conformance(name: string, target: Target): void {
     }, 90_000);
 
     it('keeps network time it can report', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const { modem } = await started();
       const { at, timeZoneMinutes } = await modem.networkTime();
       expect(Number.isFinite(at)).toBe(true);
@@ -131,14 +125,14 @@ function conformance(name: string, target: Target): void {
     });
 
     it('lists stored messages in PDU mode without deleting any', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const { modem } = await started();
       const lines = await modem.command('AT+CMGL=4');
       for (const line of lines) expect(line).toMatch(/^\+CMGL: \d+,\d,.*,\d+$|^[0-9A-F]+$/);
     });
 
     it("the doctor's probe finds the same SIM, without the driver", async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const { m, modem } = await started();
       const imsi = modem.identity?.imsi;
       await modem.stop();
@@ -149,7 +143,7 @@ function conformance(name: string, target: Target): void {
     });
 
     it('sends an SMS', async (ctx) => {
-      skipUnlessDevice(ctx);
+      skipUnlessDevice(ctx, target);
       const m = await under();
       ctx.skip(m.smsTo === undefined, 'HSM_TEST_MODEM_SMS_TO is not set: no number to send a test SMS to');
       const { modem } = await started();

@@ -5,7 +5,11 @@
  * the reason (`ctx.skip(note)`, shown by `vitest --reporter=verbose`), and the reason is
  * printed once when the file loads, so the default reporter shows it too.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'vitest';
+import { createPtyPair } from '../../hw-profiles/sim/uart/pty-pair.ts';
 
 export interface HardwareTarget {
   /** The device paths the variable names (comma-separated), when it is set. */
@@ -42,4 +46,54 @@ export async function eventually(condition: () => boolean, what: string, timeout
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** What a suite runs against: emulated hardware, or the device a variable names. */
+export interface Target<T> {
+  skipReason: string | undefined;
+  open(): Promise<T>;
+}
+
+/** Skips the running test, with the reason, when the target has no device. */
+export function skipUnlessDevice(ctx: TestContext, target: Target<unknown>): void {
+  ctx.skip(target.skipReason !== undefined, target.skipReason);
+}
+
+/** The two ends of one serial line. */
+export interface Line {
+  a: string;
+  b: string;
+  baudRate: number;
+  close(): Promise<void>;
+}
+
+/** A socat pty pair in a directory of its own (not tempDir(), which goes after each test). */
+export function emulatedLine(names: [string, string]): Target<Line> {
+  return {
+    skipReason: undefined,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'hsm-hw-line-'));
+      const pair = await createPtyPair({ linkA: join(dir, names[0]), linkB: join(dir, names[1]) });
+      return {
+        a: pair.pathA,
+        b: pair.pathB,
+        baudRate: 115_200,
+        async close() {
+          await pair.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
+
+/** The line a variable names (two paths), at the rate `baudVariable` gives (default 115200). */
+export function realLine(target: HardwareTarget, baudVariable: string): Target<Line> {
+  return {
+    skipReason: target.skipReason,
+    async open() {
+      const [a, b] = target.paths as [string, string];
+      return { a, b, baudRate: envNumber(baudVariable, 115_200), close: async () => undefined };
+    },
+  };
 }

@@ -13,7 +13,8 @@ import { probeLinkPeer } from '../../shared/link/probe.ts';
 import { FRAGMENT_SIZE, LinkSession } from '../../shared/link/session.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { emulatedLine, eventually, hardwareTarget, realLine, skipUnlessDevice, type Line, type Target } from './target.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { emulatedLine, hardwareTarget, realLine, skipUnlessDevice, type Line, type Target } from './target.ts';
 
 const clock = new RealClock();
 const real = hardwareTarget('HSM_TEST_LINK', 'the two ends of one serial line, e.g. /dev/ttyAMA0,/dev/ttyUSB0', { min: 2, max: 2 });

@@ -20,7 +20,8 @@ import { readPin } from '../../hw-profiles/run-device.ts';
 import { EmulatedModem } from '../../hw-profiles/sim/gsm/emulated-modem.ts';
 import { serveModemOnPty } from '../../hw-profiles/sim/gsm/modem-pty.ts';
 import { SimulatedGsmNetwork, defaultCarriers } from '../../hw-profiles/sim/gsm/network.ts';
-import { envNumber, eventually, hardwareTarget, skipUnlessDevice, type Target } from './target.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { envNumber, hardwareTarget, skipUnlessDevice, type Target } from './target.ts';
 
 const clock = new RealClock();
 const real = hardwareTarget('HSM_TEST_MODEM', "a modem's AT port, e.g. /dev/ttyUSB2");

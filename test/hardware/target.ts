@@ -40,14 +40,6 @@ export function envNumber(variable: string, fallback: number): number {
   return n;
 }
 
-export async function eventually(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** What a suite runs against: emulated hardware, or the device a variable names. */
 export interface Target<T> {
   skipReason: string | undefined;

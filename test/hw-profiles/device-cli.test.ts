@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../shared/log.ts';
 import { systemdNotifier } from '../../scripts/cli/systemd.ts';
 import { hsm } from '../helpers/cli.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
@@ -24,14 +25,6 @@ afterEach(async () => {
     }
   }
 });
-
-async function eventually(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A directory with a `systemd-notify` that appends its argument to `log`. */
 function fakeSystemdNotify(): { bin: string; log: string } {

@@ -19,6 +19,7 @@ import { readPin, runDevice, type RunningDevice } from '../../hw-profiles/run-de
 import { startSimHardware, type SimHardware } from '../../hw-profiles/sim/hardware.ts';
 import { FAST_KDF, MNEMONIC, baseConfig } from '../cold/fixture.ts';
 import { HOT_MNEMONIC, PLATFORM, TEST_KDF } from '../hot/wallet-fixture.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const clock = new RealClock();
@@ -30,14 +31,6 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
-
-async function eventually(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 async function hardware(seed: string): Promise<SimHardware> {
   const hw = await startSimHardware({ profile: loadProfile('sim'), clock, random: new SeededRandom(seed) });

@@ -158,8 +158,8 @@ const emulatedSchema = z.strictObject({
   model: z.enum(MODEM_PROFILE_NAMES as [string, ...string[]]),
   carrier: z.string().regex(/^[A-Z]$/, 'must be a carrier id such as A or B'),
   msisdn: phoneNumber,
-  /** The placeholder the emulated modem is served at. */
-  port: simPlaceholder,
+  /** Where the emulated modem is served: a placeholder, or the pty it resolved to. */
+  port: pathOrSim,
 });
 
 const modemSchema = z.strictObject({

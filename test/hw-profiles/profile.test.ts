@@ -153,6 +153,20 @@ describe('simulated paths and candidate ports', () => {
     expect(() => resolveSimPaths(sim, missing)).toThrow(expect.objectContaining({ code: 'PROFILE_SIM_PATH', field: 'cold.console.path' }));
   });
 
+  it('a resolved simulated profile, written to a file, loads as it is: a rig serving the hardware runs devices on it', async () => {
+    const { openMachine } = await import('../../scripts/cli/machine.ts');
+    const { RealClock } = await import('../../shared/clock.ts');
+    const sim = loadProfile('sim');
+    const resolved = resolveSimPaths(sim, Object.fromEntries(simPlaceholders(sim).map((p) => [p.name, `/tmp/rig/${p.name}`])));
+    const file = join(tempDir(), 'sim-resolved.json');
+    writeFileSync(file, JSON.stringify(resolved));
+    expect(loadProfile(file)).toEqual(resolved);
+    const machine = await openMachine(file, { clock: new RealClock(), seed: 'unused' });
+    expect(machine.hardware).toBeUndefined();
+    expect(machine.profile.cold?.modems[0]?.emulated?.port).toBe('/tmp/rig/modem-sim1');
+    await machine.stop();
+  });
+
   it('expandCandidates lists what exists now, each glob sorted, without duplicates', () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'serial'));

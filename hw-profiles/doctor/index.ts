@@ -26,7 +26,7 @@ import { probeLinkPeer } from '../../shared/link/probe.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import { profileRoles, profileSection, simPlaceholders, type HotSection, type PortSpec, type Profile, type Role } from '../profile.ts';
 import { modemChecks } from './modems.ts';
-import { describeHolders, holderFix, inspectPort, missingPortFix } from './ports.ts';
+import { describeHolders, holderFix, inspectPort, missingPortFix, userAccount } from './ports.ts';
 import { makeReport, type Check, type DoctorReport } from './report.ts';
 
 export { formatReport, type Check, type CheckStatus, type DoctorReport } from './report.ts';
@@ -80,6 +80,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
           clock: options.clock,
           ignorePids: options.ignorePids ?? [],
           credentialsDirectory: options.credentialsDirectory ?? process.env.CREDENTIALS_DIRECTORY,
+          ...(options.user === undefined ? {} : { user: options.user }),
           ...(options.atTimeoutMs === undefined ? {} : { atTimeoutMs: options.atTimeoutMs }),
         })),
       );
@@ -127,26 +128,18 @@ function stateDirCheck(role: Role, dir: string, user: string | undefined): Check
 }
 
 function uidOf(user: string): number | undefined {
-  try {
-    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const [name, , uid] = line.split(':');
-      if (name === user && uid !== undefined) return Number(uid);
-    }
-  } catch {
-    return undefined;
-  }
-  return undefined;
+  return userAccount(user)?.uid;
 }
 
 /** Checks a serial port; with `keepOpen` it stays open for the caller (the link probe). */
 async function portCheck(role: Role, name: 'link' | 'console', title: string, spec: PortSpec, options: DoctorOptions, keepOpen: boolean): Promise<{ check: Check; port?: Port }> {
   const base = { id: `${role}.${name}.port`, role, title };
-  const found = inspectPort(spec.path, options.ignorePids ?? []);
+  const found = inspectPort(spec.path, options.ignorePids ?? [], options.user);
   if (!found.exists) return { check: { ...base, status: 'fail', detail: `${spec.path} does not exist`, fix: missingPortFix(spec.kind, spec.path) } };
   if (!found.isCharDevice) return { check: { ...base, status: 'fail', detail: `${spec.path} is not a serial device`, fix: `correct ${role}.${name}.path in the profile` } };
   if (!found.accessible) {
     return {
-      check: { ...base, status: 'fail', detail: `${spec.path}: no read/write access for ${userInfo().username}`, fix: 'add the service user to the dialout group (`sudo usermod -aG dialout hsm`) and install the udev rules' },
+      check: { ...base, status: 'fail', detail: `${spec.path}: no read/write access for ${options.user ?? userInfo().username}`, fix: `add ${options.user ?? 'the service user'} to the dialout group (\`sudo usermod -aG dialout ${options.user ?? 'hsm'}\`) and install the udev rules` },
     };
   }
   if (found.holders.length > 0) {

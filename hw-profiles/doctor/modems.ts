@@ -43,13 +43,15 @@ export interface ModemCheckOptions {
   /** Per AT command. Default 2 s. */
   atTimeoutMs?: number;
   credentialsDirectory: string | undefined;
+  /** The service user whose access to the ports counts. */
+  user?: string;
 }
 
 /** Opens `path`, asks it what it is, closes it again. Never throws. */
 export async function probeModemPort(path: string, baudRate: number, options: ModemCheckOptions): Promise<ModemProbe> {
   const probe: ModemProbe = {
     path,
-    inspection: inspectPort(path, options.ignorePids),
+    inspection: inspectPort(path, options.ignorePids, options.user),
     baudRate,
     openError: undefined,
     answers: false,
@@ -208,7 +210,7 @@ export async function modemChecks(section: ColdSection, options: ModemCheckOptio
         )
         .join('; ');
       const fix = !first.inspection.accessible
-        ? 'add the service user to the dialout group (`sudo usermod -aG dialout hsm`) and install the udev rules'
+        ? `add ${options.user ?? 'the service user'} to the dialout group (\`sudo usermod -aG dialout ${options.user ?? 'hsm'}\`) and install the udev rules`
         : holderFix(first.inspection.holders, first.inspection.device, 'cold');
       check('port', 'port', 'fail', detail, fix);
     } else {

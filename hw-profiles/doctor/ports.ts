@@ -22,12 +22,12 @@ export interface PortInspection {
   /** The device behind symlinks (`/dev/hsm/uart0` → `/dev/ttyAMA0`). */
   device: string | undefined;
   isCharDevice: boolean;
-  /** Read and write access for the user running the check. */
+  /** Read and write access for the service user (when named), else for the user running the check. */
   accessible: boolean;
   holders: PortHolder[];
 }
 
-export function inspectPort(path: string, ignorePids: readonly number[] = []): PortInspection {
+export function inspectPort(path: string, ignorePids: readonly number[] = [], user?: string): PortInspection {
   const inspection: PortInspection = { path, exists: false, device: undefined, isCharDevice: false, accessible: false, holders: [] };
   try {
     const stats = statSync(path);
@@ -37,14 +37,56 @@ export function inspectPort(path: string, ignorePids: readonly number[] = []): P
   } catch {
     return inspection;
   }
-  try {
-    accessSync(path, constants.R_OK | constants.W_OK);
-    inspection.accessible = true;
-  } catch {
-    inspection.accessible = false;
-  }
+  inspection.accessible = user === undefined ? accessibleToMe(path) : accessibleTo(path, user);
   inspection.holders = portHolders(inspection.device as string, ignorePids);
   return inspection;
+}
+
+function accessibleToMe(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `user` may read and write `path` by its mode, owner and group (the doctor may run as
+ * root, for whom every access check passes, while the service runs as `user`).
+ */
+export function accessibleTo(path: string, user: string, etc = '/etc'): boolean {
+  const account = userAccount(user, etc);
+  if (account === undefined) return false;
+  if (account.uid === 0) return true;
+  const { mode, uid, gid } = statSync(path);
+  const rw = (shift: number): boolean => ((mode >> shift) & 0o6) === 0o6;
+  if (uid === account.uid) return rw(6);
+  if (account.gids.includes(gid)) return rw(3);
+  return rw(0);
+}
+
+/** uid and group ids (primary and supplementary) of `user`, from /etc/passwd and /etc/group. */
+export function userAccount(user: string, etc = '/etc'): { uid: number; gids: number[] } | undefined {
+  let passwd: string;
+  let group: string;
+  try {
+    passwd = readFileSync(`${etc}/passwd`, 'utf8');
+    group = readFileSync(`${etc}/group`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const entry = passwd
+    .split('\n')
+    .map((l) => l.split(':'))
+    .find((f) => f[0] === user);
+  if (entry === undefined) return undefined;
+  const gids = [Number(entry[3])];
+  for (const line of group.split('\n')) {
+    const [, , gid, members] = line.split(':');
+    if (gid !== undefined && (members ?? '').split(',').includes(user)) gids.push(Number(gid));
+  }
+  return { uid: Number(entry[2]), gids };
 }
 
 /** Processes with a descriptor on `device`, except `ignorePids`. */

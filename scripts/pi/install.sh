@@ -170,6 +170,6 @@ cat <<EOF
 
 Check the machine with the service stopped:
   sudo systemctl stop $unit
-  sudo -u $user $node_bin $prefix/bin/hsm.mjs doctor --profile $installed_profile --role $role --user $user
+  sudo $node_bin $prefix/bin/hsm.mjs doctor --profile $installed_profile --role $role --user $user
   sudo systemctl start $unit
 EOF

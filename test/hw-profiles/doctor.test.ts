@@ -7,12 +7,13 @@
  * from a seeded stream.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RealClock } from '../../shared/clock.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { formatReport, runDoctor, type DoctorReport } from '../../hw-profiles/doctor/index.ts';
+import { accessibleTo, userAccount } from '../../hw-profiles/doctor/ports.ts';
 import { loadProfile, type Profile, type Role } from '../../hw-profiles/profile.ts';
 import { startSimHardware, type SimHardware } from '../../hw-profiles/sim/hardware.ts';
 import { hsm } from '../helpers/cli.ts';
@@ -190,6 +191,37 @@ describe('hsm doctor on the simulated hardware', () => {
     } finally {
       chmodSync(dir, 0o700);
     }
+  });
+});
+
+describe('access for the service user', () => {
+  it('is judged by owner, group membership and mode, as the kernel would for that user', () => {
+    const etc = tempDir();
+    writeFileSync(join(etc, 'passwd'), 'root:x:0:0::/root:/bin/sh\nhsm:x:990:990::/var/lib/hsm:/usr/sbin/nologin\nother:x:991:991::/:/bin/sh\n');
+    writeFileSync(join(etc, 'group'), 'root:x:0:\ndialout:x:20:hsm,pi\nhsm:x:990:\n');
+    expect(userAccount('hsm', etc)).toEqual({ uid: 990, gids: [990, 20] });
+    expect(userAccount('nobody-here', etc)).toBeUndefined();
+    const file = join(tempDir(), 'ttyFAKE');
+    writeFileSync(file, '');
+    const gid = statSync(file).gid;
+    // The file belongs to this process's user and group; judge it for users who are neither.
+    const groupOf = (user: string, ids: number[]): string => `${user}:x:${ids[0]}:${ids[1]}::/:/bin/sh\n`;
+    writeFileSync(join(etc, 'passwd'), groupOf('member', [5001, gid]) + groupOf('stranger', [5002, 5002]));
+    writeFileSync(join(etc, 'group'), '');
+    chmodSync(file, 0o660);
+    expect(accessibleTo(file, 'member', etc)).toBe(true);
+    expect(accessibleTo(file, 'stranger', etc)).toBe(false);
+    chmodSync(file, 0o640);
+    expect(accessibleTo(file, 'member', etc)).toBe(false);
+    chmodSync(file, 0o666);
+    expect(accessibleTo(file, 'stranger', etc)).toBe(true);
+    expect(accessibleTo(file, 'unknown', etc)).toBe(false);
+  });
+
+  it('the doctor run for another user than the one running it reports what that user cannot reach', async () => {
+    const report = await runDoctor({ profile: hw.profile, roles: ['hot'], clock, ignorePids: hw.ownPids(), linkTimeoutMs: 500, user: 'nobody' });
+    expect(check(report, 'hot.state-dir')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/belongs to uid \d+, not nobody/), fix: expect.stringContaining('chown -R nobody:nobody') });
+    expect(check(report, 'hot.link.port')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/no read\/write access for nobody/), fix: expect.stringContaining('usermod -aG dialout nobody') });
   });
 });
 

@@ -83,7 +83,7 @@ export interface ColdStatus {
 interface Running {
   /** Absent until the device is paired with HSM-Hot. */
   link: LinkEndpoint | undefined;
-  /** The link's port, closed when the services stop so the next start can open it again. */
+  /** The port under `link`; closed when the services stop, so the next start can open it again. */
   linkPort: Port | undefined;
   pool: ModemPool;
   modems: Modem[];
@@ -493,7 +493,7 @@ export class ColdDevice {
     this.running = undefined;
     for (const t of r.timers) this.options.clock.clearInterval(t);
     r.link?.stop();
-    await r.linkPort?.close();
+    await r.linkPort?.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the link port failed'));
     await r.pool.stop();
   }
 

@@ -8,9 +8,12 @@ import { Command } from 'commander';
 import { registerAudit } from './cli/audit.ts';
 import { registerBench } from './cli/bench.ts';
 import { registerDemo } from './cli/demo.ts';
+import { registerDevices } from './cli/device.ts';
+import { registerDoctor } from './cli/doctor.ts';
 import { registerKeys } from './cli/keys.ts';
 import { registerModemSim } from './cli/modem-sim.ts';
 import { registerMsg } from './cli/msg.ts';
+import { registerProfile } from './cli/profile.ts';
 import { registerSim } from './cli/sim.ts';
 import { registerVtest } from './cli/vtest.ts';
 
@@ -31,6 +34,9 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerBench(program);
   registerModemSim(program);
+  registerProfile(program);
+  registerDevices(program);
+  registerDoctor(program);
   return program;
 }
 

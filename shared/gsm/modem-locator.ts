@@ -12,8 +12,7 @@
 import type { Clock } from '../clock.ts';
 import { HsmError } from '../errors.ts';
 import type { Port } from '../port.ts';
-import { ESC } from './at-codes.ts';
-import { AtParser, type FinalResult } from './at-parser.ts';
+import { AtDialog } from './at-dialog.ts';
 import { parseDigits } from './at-responses.ts';
 
 export interface LocateOptions {
@@ -64,41 +63,20 @@ export async function locateModemPort(options: LocateOptions): Promise<LocatedMo
 }
 
 async function identify(port: Port, clock: Clock, timeoutMs: number, wantIccid: boolean): Promise<{ imsi: string; iccid: string | undefined }> {
-  const parser = new AtParser();
-  let waiting: ((result: FinalResult, lines: string[]) => void) | undefined;
-  const off = port.onData((chunk) => {
-    for (const event of parser.push(chunk)) if (event.type === 'final') waiting?.(event.result, event.lines);
-  });
-  const ask = (line: string): Promise<{ result: FinalResult; lines: string[] }> =>
-    new Promise((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
-        waiting = undefined;
-        parser.abandon();
-        reject(new HsmError('MODEM_TIMEOUT', `no answer to ${line} on ${port.path}`, { field: 'port' }));
-      }, timeoutMs);
-      waiting = (result, lines) => {
-        clock.clearTimeout(timer);
-        waiting = undefined;
-        resolve({ result, lines });
-      };
-      parser.begin({ command: line });
-      port.write(Buffer.from(`${line}\r`, 'latin1'));
-    });
+  const dialog = new AtDialog(port, clock, timeoutMs);
   try {
-    port.write(Uint8Array.of(ESC, 0x0d));
-    await clock.sleep(100);
-    parser.reset();
-    await ask('AT');
-    const cimi = await ask('AT+CIMI');
+    await dialog.escape();
+    await dialog.ask('AT');
+    const cimi = await dialog.ask('AT+CIMI');
     if (cimi.result.kind !== 'ok') throw new HsmError('MODEM_NO_SIM', `${port.path} reports no IMSI`, { field: 'imsi' });
     const imsi = parseDigits(cimi.lines, 'AT+CIMI', 6, 15);
     let iccid: string | undefined;
     if (wantIccid) {
-      const ccid = await ask('AT+CCID');
+      const ccid = await dialog.ask('AT+CCID');
       if (ccid.result.kind === 'ok') iccid = parseDigits(ccid.lines, 'AT+CCID', 18, 20);
     }
     return { imsi, iccid };
   } finally {
-    off();
+    dialog.close();
   }
 }

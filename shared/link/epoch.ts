@@ -9,13 +9,16 @@ import { HsmError } from '../errors.ts';
 import { defineCollection } from '../store/collection.ts';
 import type { DeviceStore } from '../store/store.ts';
 
+/** The highest epoch a boot may take; 0xffffffff is reserved for the keyless link probe (probe.ts). */
+export const MAX_BOOT_EPOCH = 0xfffffffe;
+
 export const linkEpochCollection = defineCollection('link.epoch', z.strictObject({ epoch: z.number().int().min(0).max(0xffffffff) }));
 
 /** Increments and returns this boot's epoch (1 on the first boot). */
 export function nextBootEpoch(store: DeviceStore): number {
   return store.transact((tx) => {
     const previous = tx.get(linkEpochCollection, 'boot')?.epoch ?? 0;
-    if (previous >= 0xffffffff) throw new HsmError('LINK_EPOCH', 'boot epochs are exhausted');
+    if (previous >= MAX_BOOT_EPOCH) throw new HsmError('LINK_EPOCH', 'boot epochs are exhausted');
     const epoch = previous + 1;
     tx.put(linkEpochCollection, 'boot', { epoch });
     tx.audit('link.boot', { epoch });

@@ -23,6 +23,8 @@ import type { EmulatedModem } from './emulated-modem.ts';
 export interface ServedModem {
   readonly path: string;
   readonly plugged: boolean;
+  /** The socat process behind the pty while plugged (it holds both ends open). */
+  readonly socatPid: number | undefined;
   unplug(): Promise<void>;
   replug(): Promise<void>;
   close(): Promise<void>;
@@ -64,6 +66,9 @@ export async function serveModemOnPty(modem: EmulatedModem, path: string): Promi
     path,
     get plugged() {
       return pair !== undefined;
+    },
+    get socatPid() {
+      return pair?.pid;
     },
     unplug: pull,
     async replug() {

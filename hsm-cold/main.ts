@@ -43,6 +43,11 @@ export const COLD_COLLECTIONS = [...Object.values(COLD_RECORDS), ...LINK_COLLECT
 const CHECKPOINT_EVERY = 64;
 /** How often HSM-Hot's and the modems' clocks are sampled. */
 const TIME_SAMPLE_EVERY_MS = 10 * 60_000;
+/**
+ * A time sample is read against the midpoint of its round trip, and one whose round trip took
+ * longer than this tells nothing and is dropped (the on-wire rule of RFC 5905 §8).
+ */
+const MAX_TIME_SAMPLE_ROUND_TRIP_MS = 10_000;
 
 export interface ColdModemSpec extends Omit<ModemOptions, 'clock' | 'random' | 'log'> {}
 
@@ -54,6 +59,12 @@ export interface ColdDeviceOptions {
   /** SIM1 first. */
   modems: readonly ColdModemSpec[];
   smsRetry?: RetryPolicy;
+  /**
+   * Timings on the wire (link retransmission and keepalive); default `clock`. The
+   * simulated rig's device processes keep them in real time: their bytes cross real ptys in
+   * real time while world time may be advanced by hand.
+   */
+  wireClock?: Clock;
   log?: Logger;
 }
 
@@ -89,6 +100,8 @@ interface Running {
   modems: Modem[];
   svc: ColdServices;
   timers: TimerHandle[];
+  /** When the pending `link.time` request left (local clock); none after a reboot. */
+  hotTimeAskedAt: number | undefined;
   inboxBusy: boolean;
   inboxAgain: boolean;
   channelListeners: Set<() => void>;
@@ -142,6 +155,11 @@ export class ColdDevice {
     this.startedAt = this.options.clock.monotonic();
     this.actorSubscription = this.actor.subscribe((snapshot) => this.changeListeners.forEach((l) => l(snapshot)));
     this.actor.start();
+  }
+
+  /** A modem command is waiting for its answer (the simulated rig keeps world time short meanwhile). */
+  get modemsAwaitingReply(): boolean {
+    return this.running?.modems.some((m) => m.awaitingReply) ?? false;
   }
 
   get snapshot(): SnapshotFrom<typeof coldMachine> {
@@ -414,6 +432,7 @@ export class ColdDevice {
       pool,
       modems,
       timers: [],
+      hotTimeAskedAt: undefined,
       inboxBusy: false,
       inboxAgain: false,
       channelListeners: new Set(),
@@ -458,6 +477,7 @@ export class ColdDevice {
       baudRate: this.options.link.baudRate,
       messages: DEVICE_MESSAGES,
       timings: this.options.link.timings,
+      ...(this.options.wireClock === undefined ? {} : { wireClock: this.options.wireClock }),
       log: this.log.child({ part: 'link' }),
     });
     const notifyAfterCommit = (tx: WriteTx): void => tx.afterCommit(() => running.channelListeners.forEach((l) => l()));
@@ -471,7 +491,9 @@ export class ColdDevice {
     link.rpc.handle('link.time', () => ({ now: clock.now() }));
     link.rpc.onReply('hot.event', () => undefined);
     link.rpc.onReply('link.time', (_request, outcome: { ok: boolean; body?: { now: number } }, { tx }) => {
-      if (outcome.ok && outcome.body !== undefined) recordTimeSample(tx, 'hot', outcome.body.now, clock.now());
+      const askedAt = running.hotTimeAskedAt;
+      running.hotTimeAskedAt = undefined;
+      if (outcome.ok && outcome.body !== undefined) this.recordRoundTrip(tx, 'hot', outcome.body.now, askedAt);
     });
     link.session.onUp(() => this.sampleTime(running));
     running.link = link;
@@ -605,13 +627,27 @@ export class ColdDevice {
     for (const listener of r.channelListeners) listener();
   }
 
+  private recordRoundTrip(tx: WriteTx, source: 'hot' | 'modem', value: number, askedAt: number | undefined): void {
+    const now = this.options.clock.now();
+    if (askedAt === undefined || now - askedAt > MAX_TIME_SAMPLE_ROUND_TRIP_MS) {
+      this.log.debug({ source, roundTripMs: askedAt === undefined ? null : now - askedAt }, 'time sample dropped: round trip unknown or too long');
+      return;
+    }
+    recordTimeSample(tx, source, value, askedAt + Math.floor((now - askedAt) / 2));
+  }
+
   private sampleTime(r: Running): void {
-    if (r.link?.session.isUp) void r.link.rpc.call('link.time', {}).catch(() => undefined);
+    const { clock } = this.options;
+    if (r.link?.session.isUp) {
+      r.hotTimeAskedAt = clock.now();
+      void r.link.rpc.call('link.time', {}).catch(() => undefined);
+    }
     for (const modem of r.modems) {
       if (modem.health.state !== 'ready') continue;
+      const askedAt = clock.now();
       void modem
         .networkTime()
-        .then(({ at }) => this.store.transact((tx) => recordTimeSample(tx, 'modem', at, this.options.clock.now())))
+        .then(({ at }) => this.store.transact((tx) => this.recordRoundTrip(tx, 'modem', at, askedAt)))
         .catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'no network time from modem'));
     }
   }

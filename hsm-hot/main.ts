@@ -72,6 +72,12 @@ export interface HsmHotOptions {
   /** PIN key-derivation cost (lower only in tests). */
   kdf?: KdfCost;
   linkTimings?: Partial<LinkTimings>;
+  /**
+   * Timings on the wire (link retransmission and keepalive); default `clock`. The
+   * simulated rig's device processes keep them in real time: their bytes cross real ptys in
+   * real time while world time may be advanced by hand.
+   */
+  wireClock?: Clock;
   log?: Logger;
 }
 
@@ -352,6 +358,7 @@ export class HsmHot {
         baudRate: this.options.baudRate ?? 115_200,
         messages: DEVICE_MESSAGES,
         ...(this.options.linkTimings === undefined ? {} : { timings: this.options.linkTimings }),
+        ...(this.options.wireClock === undefined ? {} : { wireClock: this.options.wireClock }),
         log: this.log,
       });
       const session = endpoint.session;

@@ -53,6 +53,8 @@ export interface RunDeviceOverrides {
   /** PIN key-derivation cost (lower only in tests). */
   kdf?: KdfCost;
   linkTimings?: Partial<LinkTimings>;
+  /** Timings on the wire (link, AT commands), when they should not follow `clock`. */
+  wireClock?: Clock;
 }
 
 export interface RunningDevice {
@@ -100,6 +102,7 @@ export async function runDevice(role: Role, profile: Profile, overrides: RunDevi
       ...(config === undefined ? {} : { config }),
       ...(overrides.kdf === undefined ? {} : { kdf: overrides.kdf }),
       ...(overrides.linkTimings === undefined ? {} : { linkTimings: overrides.linkTimings }),
+      ...(overrides.wireClock === undefined ? {} : { wireClock: overrides.wireClock }),
     });
   } else {
     const coldSection = profileSection(profile, 'cold');
@@ -112,6 +115,7 @@ export async function runDevice(role: Role, profile: Profile, overrides: RunDevi
       link: { openPort: openPort(section.link), baudRate: section.link.baudRate, ...(overrides.linkTimings === undefined ? {} : { timings: overrides.linkTimings }) },
       modems,
       log,
+      ...(overrides.wireClock === undefined ? {} : { wireClock: overrides.wireClock }),
     });
     cold.start();
   }

@@ -167,6 +167,7 @@ export class SimulatedClock implements Clock {
   private nextSeq = 0;
   private scaledTimer: NodeJS.Timeout | undefined;
   private advancing: Promise<void> = Promise.resolve();
+  private readonly followers = new Map<(now: number) => Promise<void> | void, () => number>();
 
   constructor(options: SimulatedClockOptions = {}) {
     this.wallOffset = options.start ?? Date.UTC(2026, 0, 1);
@@ -224,17 +225,40 @@ export class SimulatedClock implements Clock {
     const run = this.advancing.then(async () => {
       const end = this.mono + ms;
       for (;;) {
-        const next = this.popDue(end);
-        if (next === undefined) break;
-        this.mono = Math.max(this.mono, next.due);
-        this.fire(next);
+        // With followers, time moves in steps no longer than they allow, and each step ends
+        // with them catching up.
+        const stop = Math.min(end, this.mono + this.followStep());
+        for (;;) {
+          const next = this.popDue(stop);
+          if (next === undefined) break;
+          this.mono = Math.max(this.mono, next.due);
+          this.fire(next);
+          await settle();
+        }
+        this.mono = stop;
         await settle();
+        for (const follower of this.followers.keys()) await follower(this.now());
+        if (stop >= end) break;
       }
-      this.mono = end;
-      await settle();
     });
     this.advancing = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Calls `follower` with the wall-clock time at the end of every `advance`, and after every
+   * `maxStepMs()` of time within one, and waits for it before time moves on: how clocks in
+   * other processes keep step with this one. Returns a function that stops it.
+   */
+  onAdvanced(follower: (now: number) => Promise<void> | void, maxStepMs: () => number = () => Number.POSITIVE_INFINITY): () => void {
+    this.followers.set(follower, maxStepMs);
+    return () => this.followers.delete(follower);
+  }
+
+  private followStep(): number {
+    let step = Number.POSITIVE_INFINITY;
+    for (const maxStep of this.followers.values()) step = Math.min(step, Math.max(1, maxStep()));
+    return step;
   }
 
   /** Synchronous variant for pure machine tests: fires due timers without yielding. */

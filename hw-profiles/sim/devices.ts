@@ -30,6 +30,8 @@ export interface DevicesContext {
   stateDir: (device: 'hot' | 'cold') => string;
   /** Waits, in world time, until `condition` holds. */
   waitFor: (condition: () => boolean, what: string, limitMs?: number) => Promise<void>;
+  /** Waits for `promise`, moving world time meanwhile. */
+  settle: <T>(promise: Promise<T>, what: string, limitMs?: number) => Promise<T>;
   kdf?: KdfCost;
   log: Logger;
 }

@@ -28,6 +28,7 @@ import { SeededRandom } from '../../shared/random.ts';
 import type { KdfCost } from '../../shared/store/vault.ts';
 import { ControlServer, type Fault } from './control-server.ts';
 import { InProcessDevices, type DevicesContext, type RigDevices } from './devices.ts';
+import { ProcessDevices } from './devices-processes.ts';
 import { EventBus, describeSms } from './events.ts';
 import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
@@ -235,11 +236,11 @@ export class Rig {
       keys: this.keys,
       stateDir: (device) => join(this.stateDir, device === 'hot' ? 'hsm-hot' : 'hsm-cold'),
       waitFor: (condition, what, limitMs) => this.waitFor(condition, what, limitMs),
+      settle: (promise, what, limitMs) => this.settle(promise, what, limitMs),
       log: this.log,
       ...(this.o.kdf === undefined ? {} : { kdf: this.o.kdf }),
     };
-    if (this.o.processes === true) throw new HsmError('RIG_PROCESSES', 'separate device processes are not available yet', { field: 'processes' });
-    this.devices = await InProcessDevices.start(ctx);
+    this.devices = this.o.processes === true ? await ProcessDevices.start(ctx) : await InProcessDevices.start(ctx);
     this.cleanups.push(() => this.devices.stop());
     this.events.publish('devices.up', { hot: this.devices.hotIdentity, cold: this.devices.coldIdentity });
 

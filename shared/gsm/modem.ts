@@ -265,6 +265,11 @@ export class Modem {
     return this.operatorName;
   }
 
+  /** A command is on the wire and its final result has not come yet. */
+  get awaitingReply(): boolean {
+    return this.waiter !== undefined;
+  }
+
   get health(): ModemHealth {
     return {
       state: this.currentState,

@@ -28,6 +28,12 @@ export interface LinkEndpointOptions {
   baudRate: number;
   messages: MessageRegistry;
   timings?: Partial<LinkTimings>;
+  /**
+   * Timings on the wire (link retransmission and keepalive); default `clock`. The
+   * simulated rig's device processes keep them in real time: their bytes cross real ptys in
+   * real time while world time may be advanced by hand.
+   */
+  wireClock?: Clock;
   log?: Logger;
 }
 
@@ -50,7 +56,7 @@ export class LinkEndpoint {
     this.peerIdentity = pairing.peerIdentity;
     this.session = new LinkSession({
       port: options.port,
-      clock: options.clock,
+      clock: options.wireClock ?? options.clock,
       random: options.random,
       role: pairing.role,
       linkKey: pairing.linkKey,

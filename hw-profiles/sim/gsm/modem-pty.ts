@@ -30,7 +30,12 @@ export interface ServedModem {
   close(): Promise<void>;
 }
 
-export async function serveModemOnPty(modem: EmulatedModem, path: string): Promise<ServedModem> {
+export interface ServeModemOptions {
+  /** Called whenever bytes pass between the modem and its pty, either way. */
+  onActivity?: () => void;
+}
+
+export async function serveModemOnPty(modem: EmulatedModem, path: string, options: ServeModemOptions = {}): Promise<ServedModem> {
   const privateDir = mkdtempSync(join(tmpdir(), 'hsm-modem-'));
   const inner = join(privateDir, 'modem');
   let pair: PtyPair | undefined;
@@ -39,6 +44,7 @@ export async function serveModemOnPty(modem: EmulatedModem, path: string): Promi
   const plug = async (): Promise<void> => {
     pair = await createPtyPair({ linkA: path, linkB: inner });
     port = await openSerialPort({ path: inner, baudRate: 115_200, lock: false });
+    if (options.onActivity !== undefined) watchActivity(port, options.onActivity);
     modem.connect(port);
     while (!modem.booted) await modem.clock.sleep(50);
     await modem.clock.sleep(100); // socat forwards what the modem printed
@@ -98,4 +104,14 @@ function drainPty(path: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reports bytes read from and written to `port`. */
+function watchActivity(port: Port, onActivity: () => void): void {
+  port.onData(onActivity);
+  const write = port.write.bind(port);
+  port.write = (data: Uint8Array): void => {
+    onActivity();
+    write(data);
+  };
 }

@@ -1,0 +1,385 @@
+/**
+ * The two HSMs as separate processes (`hsm sim --processes`): each runs the firmware through
+ * `runDevice` (device-process.ts) on ptys made by socat, opened with the real serialport
+ * bindings, just as on a Raspberry Pi with its UARTs and USB modems.
+ *
+ *   HSM-Hot ─ link-hot ═pty═ relay-hot ─┐            ┌─ relay-cold ═pty═ link-cold ─ HSM-Cold
+ *                                       └─ the rig ──┘   (link noise is injected here)
+ *   HSM-Cold ─ modem-sim1, modem-sim2 ═pty═ emulated modems on the rig's GSM network
+ *
+ * The rig's world clock leads: after every advance the devices' clocks are moved to the same
+ * instant and the rig waits until both have run what fell due (process-protocol.ts). The rig
+ * plays the operator over IPC as InProcessDevices does directly, and `kill` is a power cut:
+ * SIGKILL, then the same device started again on the same state directory and unlocked.
+ * @module
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HsmError } from '../../shared/errors.ts';
+import { createPairingFile } from '../../shared/link/pairing.ts';
+import { openSerialPort, type Port } from '../../shared/port.ts';
+import type { SeededRandom } from '../../shared/random.ts';
+import { loadProfile, parseProfile, type Profile, type Role } from '../profile.ts';
+import type { DeviceStates, DevicesContext, RigDevices } from './devices.ts';
+import { EmulatedModem } from './gsm/emulated-modem.ts';
+import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
+import type { DeviceStatus, DeviceToRig, OperatorCall, RigToDevice } from './process-protocol.ts';
+import { createPtyPair, type PtyPair } from './uart/pty-pair.ts';
+import { LINK_BAUD_RATE } from './world-config.ts';
+
+const DEVICE_ENTRY = fileURLToPath(new URL('./device-process.ts', import.meta.url));
+/** Real time a device gets to follow a clock step before the rig goes on without it. */
+const CLOCK_ACK_LIMIT_MS = 10_000;
+/** Real time a device gets to stop cleanly before it is killed. */
+const STOP_LIMIT_MS = 15_000;
+/**
+ * World time moves in steps the devices follow: short ones while bytes are crossing the ptys
+ * or a device waits for a modem's answer, longer ones (up to a device's next timer) once all
+ * is quiet, so a device never sees a timeout the wire did not cause.
+ */
+const BUSY_STEP_MS = 50;
+const QUIET_STEP_MS = 10_000;
+const QUIET_AFTER_REAL_MS = 2;
+
+interface DeviceProcess {
+  role: Role;
+  child: ChildProcess;
+  status: DeviceStatus;
+  exited: Promise<void>;
+  alive: boolean;
+}
+
+export class ProcessDevices implements RigDevices {
+  private readonly dir: string;
+  private readonly pairs: PtyPair[] = [];
+  private readonly modems: ServedModem[] = [];
+  private readonly relayPorts: Port[] = [];
+  private readonly procs = new Map<Role, DeviceProcess>();
+  private readonly pending = new Map<number, (message: DeviceToRig) => void>();
+  private nextId = 1;
+  private bitFlipRate = 0;
+  private lastActivity = 0;
+  private readonly noise: SeededRandom;
+  private profile!: Profile;
+  private hostPort = 0;
+  private unfollow: (() => void) | undefined;
+  private stopped = false;
+
+  private constructor(private readonly ctx: DevicesContext) {
+    this.dir = mkdtempSync(join(tmpdir(), 'hsm-sim-ports-'));
+    this.noise = ctx.random.fork('link-noise');
+  }
+
+  static async start(ctx: DevicesContext): Promise<ProcessDevices> {
+    const devices = new ProcessDevices(ctx);
+    try {
+      await devices.boot();
+    } catch (error) {
+      await devices.stop().catch(() => undefined);
+      throw error;
+    }
+    return devices;
+  }
+
+  get hostUrl(): string {
+    return `http://127.0.0.1:${this.hostPort}`;
+  }
+
+  get hotIdentity(): string {
+    return this.require('hot').status.identity as string;
+  }
+
+  get coldIdentity(): string {
+    return this.require('cold').status.identity as string;
+  }
+
+  states(): DeviceStates {
+    return { hot: this.procs.get('hot')?.status.detail ?? 'stopped', cold: this.procs.get('cold')?.status.detail ?? 'stopped' };
+  }
+
+  linkNoise(bitFlipRate: number): void {
+    this.bitFlipRate = bitFlipRate;
+  }
+
+  unplugModem(index: 0 | 1): void {
+    void this.modems[index]?.unplug();
+  }
+
+  replugModem(index: 0 | 1): void {
+    void this.modems[index]?.replug();
+  }
+
+  /** A power cut: the process dies at once; the same device then boots again and is unlocked. */
+  async kill(device: Role): Promise<void> {
+    const proc = this.require(device);
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    await this.startDevice(device);
+    await this.operate(device, 'resumed');
+    await this.ctx.waitFor(() => this.linkUp(), 'the HSM link to come up again', 300_000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const role of ['hot', 'cold'] as const) {
+      const proc = this.procs.get(role);
+      if (proc === undefined || !proc.alive) continue;
+      proc.child.send({ type: 'stop' } satisfies RigToDevice);
+      const timer = setTimeout(() => proc.child.kill('SIGKILL'), STOP_LIMIT_MS);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+    this.unfollow?.();
+    for (const port of this.relayPorts.splice(0)) await port.close().catch(() => undefined);
+    for (const modem of this.modems.splice(0)) await modem.close().catch(() => undefined);
+    for (const pair of this.pairs.splice(0)) await pair.close().catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private async boot(): Promise<void> {
+    const { clock, network, sims } = this.ctx;
+    const at = (name: string): string => join(this.dir, name);
+    // The link, through the rig.
+    this.pairs.push(await createPtyPair({ linkA: at('link-hot'), linkB: at('relay-hot') }));
+    this.pairs.push(await createPtyPair({ linkA: at('relay-cold'), linkB: at('link-cold') }));
+    await this.relayLink(at('relay-hot'), at('relay-cold'));
+    // HSM-Cold's modems, served on ptys; serving waits for each to boot, in world time.
+    const models = ['sim800c', 'e3372'] as const;
+    for (const [i, sim] of sims.entries()) {
+      const modem = new EmulatedModem({ clock, network, sim, profile: models[i], random: this.ctx.random.fork(`modem-sim${i + 1}`) });
+      this.modems.push(await this.ctx.settle(serveModemOnPty(modem, at(`modem-sim${i + 1}`), { onActivity: () => this.active() }), `modem SIM${i + 1} to boot`, 600_000));
+    }
+    this.hostPort = await freePort();
+    this.profile = this.worldProfile(at);
+    this.unfollow = clock.onAdvanced(
+      (now) => this.follow(now),
+      () => this.step(),
+    );
+
+    await this.startDevice('cold');
+    await this.operate('cold', 'fresh');
+    await this.startDevice('hot');
+    await this.operate('hot', 'fresh');
+    await this.ctx.waitFor(() => this.linkUp(), 'the HSM link to come up', 300_000);
+  }
+
+  /** The simulated profile (sim.json) with the world's ptys, SIMs and state directories. */
+  private worldProfile(at: (name: string) => string): Profile {
+    const base = loadProfile('sim');
+    const { hot, cold } = base as Required<Pick<Profile, 'hot' | 'cold'>>;
+    const candidates = [at('modem-sim1'), at('modem-sim2')];
+    return parseProfile(
+      {
+        ...base,
+        name: 'sim-world',
+        hot: { ...withoutConsole(hot), stateDir: this.ctx.stateDir('hot'), link: { ...hot.link, path: at('link-hot') }, hostApi: { host: '127.0.0.1', port: this.hostPort } },
+        cold: {
+          ...withoutConsole(cold),
+          stateDir: this.ctx.stateDir('cold'),
+          link: { ...cold.link, path: at('link-cold') },
+          modems: cold.modems.map((spec, i) => {
+            const sim = this.ctx.sims[i as 0 | 1];
+            const emulated = { model: spec.model, carrier: sim.carrierId, msisdn: sim.msisdn, port: candidates[i] };
+            return { ...spec, emulated, match: { by: 'imsi', value: sim.imsi }, candidates };
+          }),
+        },
+      },
+      'the simulated world',
+    );
+  }
+
+  /** Bytes between the two link ptys, with bit flips while link noise is on. */
+  private async relayLink(hotEnd: string, coldEnd: string): Promise<void> {
+    const [a, b] = [await openSerialPort({ path: hotEnd, baudRate: LINK_BAUD_RATE }), await openSerialPort({ path: coldEnd, baudRate: LINK_BAUD_RATE })];
+    this.relayPorts.push(a, b);
+    const pipe = (from: Port, to: Port): void => {
+      from.onData((chunk) => {
+        this.active();
+        const bytes = Uint8Array.from(chunk);
+        if (this.bitFlipRate > 0) {
+          for (let i = 0; i < bytes.length; i++) {
+            if (this.noise.chance(this.bitFlipRate)) bytes[i] = (bytes[i] as number) ^ (1 << this.noise.int(8));
+          }
+        }
+        if (to.isOpen) to.write(bytes);
+      });
+    };
+    pipe(a, b);
+    pipe(b, a);
+  }
+
+  private async startDevice(role: Role): Promise<void> {
+    const { clock, kdf } = this.ctx;
+    const child = fork(DEVICE_ENTRY, [], {
+      execArgv: ['--import', import.meta.resolve('tsx')],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let markExited: () => void = () => undefined;
+    const proc: DeviceProcess = {
+      role,
+      child,
+      status: { state: 'starting', detail: '"starting"', linkUp: false, running: false },
+      exited: new Promise((resolve) => (markExited = resolve)),
+      alive: true,
+    };
+    this.procs.set(role, proc);
+    let started = false;
+    let failure: string | undefined;
+    child.on('exit', (code, signal) => {
+      proc.alive = false;
+      proc.status = { ...proc.status, state: 'stopped', detail: '"stopped"', linkUp: false, running: false };
+      if (!this.stopped && signal !== 'SIGKILL') this.ctx.log.error({ device: role, code, signal }, 'a device process exited');
+      failure ??= `the HSM-${role} process exited (${signal ?? code})`;
+      markExited();
+    });
+    child.on('message', (message: DeviceToRig) => this.onMessage(proc, message, () => (started = true), (error) => (failure = error)));
+    const seed = Buffer.from(this.ctx.random.fork(`hsm-${role}@${clock.now()}`).bytes(32)).toString('hex');
+    child.send({
+      type: 'start',
+      role,
+      profile: this.profile,
+      stateDir: this.ctx.stateDir(role),
+      now: clock.now(),
+      seed,
+      logLevel: this.ctx.log.level,
+      ...(kdf === undefined ? {} : { kdf }),
+    } satisfies RigToDevice);
+    await this.ctx.waitFor(() => started || failure !== undefined, `the HSM-${role} process to start`, 600_000);
+    if (!started) throw new HsmError('RIG_PROCESSES', failure ?? `the HSM-${role} process did not start`, { field: 'processes' });
+  }
+
+  private onMessage(proc: DeviceProcess, message: DeviceToRig, onStarted: () => void, onFailed: (error: string) => void): void {
+    switch (message.type) {
+      case 'started':
+        proc.status = message.status;
+        onStarted();
+        return;
+      case 'clock-ack':
+      case 'result':
+        proc.status = message.status;
+        this.pending.get(message.id)?.(message);
+        this.pending.delete(message.id);
+        return;
+      case 'ask':
+        void this.pairingFile(message.hotIdentity).then(
+          (file) => proc.child.send({ type: 'answer', id: message.id, ok: true, value: file } satisfies RigToDevice),
+          (error: unknown) => proc.child.send({ type: 'answer', id: message.id, ok: false, error: (error as Error).message } satisfies RigToDevice),
+        );
+        return;
+      case 'failed':
+        this.ctx.log.error({ device: proc.role, err: message.error }, 'a device process failed');
+        onFailed(message.error);
+        return;
+    }
+  }
+
+  /** Plays the operator: provisions a new device, or unlocks one that exists. */
+  private async operate(role: Role, when: 'fresh' | 'resumed'): Promise<void> {
+    const { keys } = this.ctx;
+    const proc = this.require(role);
+    const ready = role === 'cold' ? ['provisioning', 'locked'] : ['uninitialised', 'locked'];
+    await this.ctx.waitFor(() => ready.includes(proc.status.state) || !proc.alive, `HSM-${role} to boot`, 600_000);
+    const fresh = proc.status.state === 'provisioning' || proc.status.state === 'uninitialised';
+    if (fresh && when === 'resumed') throw new HsmError('RIG_PROCESSES', `HSM-${role} came back unprovisioned`, { field: 'processes' });
+    const pin = role === 'cold' ? keys.coldPin : keys.hotPin;
+    let call: OperatorCall = { method: 'unlock', pin };
+    if (fresh) {
+      call =
+        role === 'cold'
+          ? { method: 'provision-cold', pin, mnemonic: keys.coldMnemonic }
+          : { method: 'provision-hot', pin, mnemonic: keys.hotMnemonic, platformKey: keys.platformPublicKey };
+    }
+    await this.call(role, call);
+  }
+
+  private async pairingFile(hotIdentity: string): Promise<unknown> {
+    const file = createPairingFile(hotIdentity, this.coldIdentity, this.ctx.random.fork('pairing'));
+    await this.call('cold', { method: 'import-pairing', file });
+    return file;
+  }
+
+  private async call(role: Role, call: OperatorCall): Promise<unknown> {
+    const proc = this.require(role);
+    const id = this.nextId++;
+    let reply: Extract<DeviceToRig, { type: 'result' }> | undefined;
+    this.pending.set(id, (message) => (reply = message as Extract<DeviceToRig, { type: 'result' }>));
+    proc.child.send({ type: 'call', id, call } satisfies RigToDevice);
+    await this.ctx.waitFor(() => reply !== undefined || !proc.alive, `HSM-${role} to ${call.method}`, 600_000);
+    if (reply === undefined) throw new HsmError('RIG_PROCESSES', `the HSM-${role} process exited during ${call.method}`, { field: 'processes' });
+    if (!reply.ok) throw new HsmError('RIG_PROCESSES', `HSM-${role} ${call.method}: ${reply.error ?? 'failed'}`, { field: 'processes' });
+    return reply.value;
+  }
+
+  /** Moves both devices' clocks to `now` and waits until they have run what fell due. */
+  private async follow(now: number): Promise<void> {
+    const acks = [...this.procs.values()]
+      .filter((proc) => proc.alive && proc.child.connected)
+      .map(
+        (proc) =>
+          new Promise<void>((resolve) => {
+            const id = this.nextId++;
+            const timer = setTimeout(() => {
+              this.pending.delete(id);
+              resolve();
+            }, CLOCK_ACK_LIMIT_MS);
+            void proc.exited.then(() => resolve());
+            this.pending.set(id, () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            proc.child.send({ type: 'clock', id, now } satisfies RigToDevice);
+          }),
+      );
+    await Promise.all(acks);
+  }
+
+  /** How far world time may move before the devices catch up (see BUSY_STEP_MS). */
+  private step(): number {
+    if (performance.now() - this.lastActivity < QUIET_AFTER_REAL_MS) return BUSY_STEP_MS;
+    if ([...this.procs.values()].some((proc) => proc.alive && proc.status.awaiting === true)) return BUSY_STEP_MS;
+    const now = this.ctx.clock.now();
+    let step = QUIET_STEP_MS;
+    for (const proc of this.procs.values()) {
+      if (proc.alive && proc.status.nextDue !== undefined) step = Math.min(step, Math.max(BUSY_STEP_MS, proc.status.nextDue - now));
+    }
+    return step;
+  }
+
+  private active(): void {
+    this.lastActivity = performance.now();
+  }
+
+  private linkUp(): boolean {
+    return this.procs.get('hot')?.status.linkUp === true && this.procs.get('cold')?.status.running === true;
+  }
+
+  private require(role: Role): DeviceProcess {
+    const proc = this.procs.get(role);
+    if (proc === undefined) throw new Error(`invariant failed: no HSM-${role} process`);
+    return proc;
+  }
+}
+
+function withoutConsole<T extends { console?: unknown }>(section: T): Omit<T, 'console'> {
+  const { console: _console, ...rest } = section;
+  return rest;
+}
+
+/** A loopback port nothing listens on now, for HSM-Hot's host API across restarts. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}

@@ -72,7 +72,7 @@ describe('a newcomer runs npm start', () => {
     // Without a token nothing is served, in the seed's error shape.
     const anonymous = await fetch(`${api}/time`);
     expect(anonymous.status).toBe(401);
-    expect((await anonymous.json()).errors[0]).toMatchObject({ field: 'token', code: 1301 });
+    expect(((await anonymous.json()) as { errors: unknown[] }).errors[0]).toMatchObject({ field: 'token', code: 1301 });
 
     expect(await first.stop('SIGINT', STOP_LIMIT_MS)).toBe(0);
     expect(first.stderr()).toContain('stopped.');

@@ -129,6 +129,8 @@ export class HsmHot {
   private vaultValue: Vault | undefined;
   private runtime: Runtime | undefined;
   private lastProvisioned: ProvisionedKeys | undefined;
+  /** The port the host API first got when asked for any free one (port 0); kept while it runs again. */
+  private boundHostPort: number | undefined;
   private readonly closing = new Set<Promise<unknown>>();
 
   /** Boots the device; resolves once it waits for provisioning, the PIN or pairing (or runs). */
@@ -402,7 +404,9 @@ export class HsmHot {
       clock,
       random,
       limits: this.config.api,
-      listen: { host: this.options.listen?.host ?? '127.0.0.1', port: this.options.listen?.port ?? 0 },
+      // Port 0 means any free port the first time; afterwards (unlocked again after a lock) the
+      // same one, as the host was told that URL and keeps reconnecting to it.
+      listen: { host: this.options.listen?.host ?? '127.0.0.1', port: this.options.listen?.port || (this.boundHostPort ?? 0) },
       sign: runtime.sign,
       journal: runtime.journal,
       operations: hostOperations({
@@ -420,6 +424,7 @@ export class HsmHot {
     let stopped = false;
     const started = api.start().then(
       (address) => {
+        this.boundHostPort = address.port;
         if (!stopped) sendBack({ type: 'HOST_LISTENING', ...address });
       },
       (error: unknown) => {

@@ -6,6 +6,8 @@ import { batchContentString } from '../../shared/crypto/batch-content.ts';
 import { CHAIN, accountSpec, deriveAddresses, exportAccountXpub, importAccountXpub, mnemonicToSeed } from '../../shared/crypto/hd.ts';
 import { NETWORKS } from '../../shared/crypto/networks.ts';
 import type { HotSendRequest } from '../../shared/crypto/request-string.ts';
+import { SYSTEM_COLLECTIONS } from '../../shared/store/system-collections.ts';
+import { COLD_RECORDS } from '../../hsm-cold/records.ts';
 import { bitcoinMessage } from '../oracle/bitcoinjs.ts';
 import { MNEMONIC, VDeviceKeys, at, vcCode } from './fixture.ts';
 import { ADMIN, COLD_SIM2, V_DEVICE, coldWorld, settle, until, type ColdWorld } from './world.ts';
@@ -165,6 +167,44 @@ describe('HSM-Cold over emulated modems, network and link', () => {
     expect(new Set(handled).size).toBe(handled.length);
     await w.shutdown();
   }, 180_000);
+
+  it('a late copy of the open channel\'s CC:QH is ignored; an approval asked twice is granted once', async () => {
+    const w = await coldWorld({ seed: 'late-copy' });
+    const keys = new VDeviceKeys();
+    const key = keys.next();
+    const request = formatVDeviceMessage({ kind: 'channel-request', qh: key.qh, hId: key.hId });
+    w.vDeviceSends(request);
+    await until(w.clock, () => w.received().length === 1);
+    const reply = parseColdMessage(w.received()[0]!);
+    if (reply.kind !== 'channel-reply') throw new Error('expected QC');
+    w.vDeviceSends(formatVDeviceMessage({ kind: 'channel-ok', cId: reply.cId }));
+    await until(w.clock, () => w.cold.status().channel?.cId === reply.cId);
+    const hotEvents = w.hot.events.length;
+
+    // The copy the other carrier delivered late, after the channel opened.
+    w.vDeviceSends(request);
+    const audit = () => [...w.cold.store.range(SYSTEM_COLLECTIONS.audit)].map((e) => e.value);
+    await until(w.clock, () => audit().some((e) => e.kind === 'channel.request-duplicate'));
+    await w.clock.advance(120_000);
+    expect(w.received()).toHaveLength(1); // no second QC
+    expect(w.cold.status().channel?.cId).toBe(reply.cId);
+    expect(w.cold.recentChannels(10)).toHaveLength(1);
+    expect(audit().filter((e) => e.kind === 'channel.requested')).toHaveLength(1);
+    expect(w.received(ADMIN)).toEqual([]); // not taken for a second request in the window
+    expect(w.hot.events.slice(hotEvents).filter((e) => e.kind.startsWith('channel.'))).toEqual([]);
+
+    // HSM-Hot asks for the same approval twice (a retry under a new link request id): the same
+    // signed reply, one spend, one audit entry.
+    const r: HotSendRequest = { coinCode: 'BTC', userTxNo: 'twice', outs: `${A},12345`, isDynamicFee: 0 };
+    const vc = vcCode(r, key.secret);
+    const first = await settle(w.clock, approveRequest(w, r, reply.cId, vc));
+    await w.clock.advance(5_000);
+    const second = await settle(w.clock, approveRequest(w, r, reply.cId, vc));
+    expect(second).toEqual(first);
+    expect([...w.cold.store.range(COLD_RECORDS.spends)]).toHaveLength(1);
+    expect(audit().filter((e) => e.kind === 'approval.granted')).toHaveLength(1);
+    await w.shutdown();
+  }, 120_000);
 
   it('when the network clock disagrees with ours, the window stays shut and the administrators hear of it', async () => {
     const w = await coldWorld();

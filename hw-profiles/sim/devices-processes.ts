@@ -85,6 +85,18 @@ export class ProcessDevices implements RigDevices {
     return devices;
   }
 
+  /** The device processes' ids (diagnostics, and the tests that check they are separate). */
+  pids(): { hot: number | undefined; cold: number | undefined } {
+    const pid = (role: Role): number | undefined => (this.procs.get(role)?.alive === true ? this.procs.get(role)?.child.pid : undefined);
+    return { hot: pid('hot'), cold: pid('cold') };
+  }
+
+  /** The ptys the devices hold: their ends of the link, and HSM-Cold's two modems. */
+  ports(): { linkHot: string; linkCold: string; modems: [string, string] } {
+    const at = (name: string): string => join(this.dir, name);
+    return { linkHot: at('link-hot'), linkCold: at('link-cold'), modems: [at('modem-sim1'), at('modem-sim2')] };
+  }
+
   get hostUrl(): string {
     return `http://127.0.0.1:${this.hostPort}`;
   }

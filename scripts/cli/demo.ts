@@ -15,6 +15,7 @@ interface DemoCliOptions {
   json?: string;
   processes?: boolean;
   seed?: string;
+  stateDir?: string;
   logLevel: string;
 }
 
@@ -25,6 +26,7 @@ export function registerDemo(program: Command): void {
     .option('--json <file>', 'write the run as JSON to this file')
     .option('--processes', 'run HSM-Hot and HSM-Cold as separate processes over socat ptys')
     .option('--seed <file>', 'seed file (text, or JSON {"seed","start"})')
+    .option('--state-dir <dir>', 'keep the world in this new directory after the run (default: a temporary one, removed)')
     .option('--log-level <level>', 'log level on stderr', 'silent')
     .action((options: DemoCliOptions) =>
       run({}, async () => {
@@ -33,6 +35,7 @@ export function registerDemo(program: Command): void {
         const summary = await runDemo({
           ...(seed === undefined ? {} : { seed: seed.seed, ...(seed.start === undefined ? {} : { start: seed.start }) }),
           ...(options.processes === true ? { processes: true } : {}),
+          ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
           log: createLogger({ name: 'hsm-demo', level: options.logLevel as 'silent', destination: process.stderr }),
           progress: (line) => void process.stdout.write(`${line}\n`),
         });

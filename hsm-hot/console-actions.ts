@@ -1,8 +1,9 @@
 /**
- * HSM-Hot's privileged console commands (each asks a TOTP code first): unlock with the PIN,
- * lock, interactive pairing with HSM-Cold (both consoles show the same 6-digit code), and
- * registering another platform key. Only what HsmHot itself does: it has no reboot, zeroize or
- * key removal of its own, so neither has its console.
+ * HSM-Hot's privileged console commands (each asks a TOTP code first): the guided provisioning
+ * (a new mnemonic is shown once, here and nowhere else), unlock with the PIN, lock, interactive
+ * pairing with HSM-Cold (both consoles show the same 6-digit code), and registering another
+ * platform key. Only what HsmHot itself does: it has no reboot, zeroize or key removal of its
+ * own, so neither has its console.
  * @module
  */
 import { fields, formatTime } from '../shared/console/format.ts';
@@ -10,8 +11,10 @@ import type { CommandContext, CommandSpec } from '../shared/console/registry.ts'
 import { cancelled } from '../shared/console/session.ts';
 import { HsmError } from '../shared/errors.ts';
 import { pairingRecord } from '../shared/link/pairing.ts';
+import { MNEMONIC_WORD_COUNTS, validateMnemonic, type MnemonicWordCount } from '../shared/crypto/hd.ts';
 import { checkPinFormat } from '../shared/store/vault.ts';
-import { apiKeysCollection, registerKeys } from './api-keys.ts';
+import { apiKeysCollection, checkKeyFormat, registerKeys } from './api-keys.ts';
+import type { PairingInput } from './provisioning.ts';
 import { SCOPES, type Scope } from './api-wire.ts';
 import type { HsmHot, HsmHotState } from './main.ts';
 
@@ -68,6 +71,74 @@ function lifecycleCommands(hot: HsmHot): CommandSpec[] {
   ];
 }
 
+/** Interactive pairing: the code is shown, and the operator says whether HSM-Cold shows the same. */
+function pairingByCode(ctx: CommandContext): PairingInput {
+  return {
+    method: 'code',
+    timeoutMs: 120_000,
+    confirm: async (code, peerIdentity) => {
+      ctx.out.lines(fields([['pairing code', `${code.slice(0, 3)} ${code.slice(3)}`], ['HSM-Cold identity', peerIdentity]]));
+      return ctx.confirm("does HSM-Cold's console show the same code?");
+    },
+  };
+}
+
+async function askWithDefault(ctx: CommandContext, label: string, fallback: string): Promise<string> {
+  const answer = (await ctx.ask(`${label} [${fallback}]: `)).trim();
+  return answer === '' ? fallback : answer;
+}
+
+function provisionCommand(hot: HsmHot): CommandSpec {
+  return {
+    path: 'provision',
+    summary: 'guided provisioning: new or restored mnemonic, PIN, the platform key, then pairing by code',
+    access: 'privileged',
+    run: async (ctx) => {
+      requireState(hot, 'uninitialised', 'provisioning');
+      const mode = (await askWithDefault(ctx, 'new mnemonic or restore one? (new, restore)', 'new')).toLowerCase();
+      if (mode !== 'new' && mode !== 'restore') throw new HsmError('CONSOLE_BAD_ANSWER', `answer new or restore, not "${mode.slice(0, 16)}"`, { field: 'mode' });
+      let mnemonic: { generate: MnemonicWordCount } | { restore: string };
+      if (mode === 'restore') {
+        const words = await ctx.ask('mnemonic words (not echoed): ', { secret: true });
+        try {
+          mnemonic = { restore: validateMnemonic(words) };
+        } catch (error) {
+          // The words are not repeated: an unknown one is likely a typo of a secret one.
+          throw new HsmError('MNEMONIC_INVALID', 'the mnemonic is not a valid BIP39 English mnemonic; nothing was provisioned', { field: 'mnemonic', cause: error });
+        }
+      } else {
+        const count = Number(await askWithDefault(ctx, `words (${MNEMONIC_WORD_COUNTS.join(', ')})`, '24'));
+        if (!(MNEMONIC_WORD_COUNTS as readonly number[]).includes(count)) throw new HsmError('CONSOLE_BAD_ANSWER', `a mnemonic has ${MNEMONIC_WORD_COUNTS.join(', ')} words`, { field: 'words' });
+        mnemonic = { generate: count as MnemonicWordCount };
+      }
+      const pin = await ctx.ask('device PIN (4-64 characters, not echoed): ', { secret: true });
+      checkPinFormat(pin);
+      if ((await ctx.ask('device PIN again: ', { secret: true })) !== pin) throw new HsmError('CONSOLE_PIN_MISMATCH', 'the two PINs differ; nothing was provisioned', { field: 'pin' });
+      const key = (await ctx.ask('platform public key (66 hex characters): ')).trim();
+      checkKeyFormat(key, 'key');
+      const scopes = parseScopes(await askWithDefault(ctx, 'its scopes', SCOPES.join(',')));
+      const label = await askWithDefault(ctx, 'its label', 'platform');
+      ctx.out.lines(fields([['mnemonic', 'generate' in mnemonic ? `new, ${mnemonic.generate} words` : 'restored'], ['platform key', `${key.slice(0, 10)}… (${scopes.join(', ')})`], ['pairing', 'by code, next']]));
+      if (!(await ctx.confirm('provision HSM-Hot now?'))) {
+        ctx.out.line('not provisioned');
+        return;
+      }
+      ctx.out.line("the keys are made first; then start pair on HSM-Cold's console and compare the codes");
+      // Not cancellable once started: a generated mnemonic must reach the operator.
+      const result = await hot.provision({ pin, mnemonic, platformKeys: [{ key, scopes, label: label.slice(0, 64) }], pairing: pairingByCode(ctx) });
+      if (result.generatedMnemonic !== undefined) {
+        const words = result.generatedMnemonic.split(' ');
+        ctx.out.warn('write these words down now, in order: they are shown this once and never stored');
+        for (let i = 0; i < words.length; i += 4) ctx.out.line(words.slice(i, i + 4).map((w, j) => `${String(i + j + 1).padStart(2)} ${w.padEnd(10)}`).join(' ').trimEnd());
+        await ctx.ask('press Enter once the words are written down ').catch(() => undefined);
+      }
+      ctx.out.lines(fields([['identity', result.identity]]));
+      if (result.paired) ctx.out.ok('provisioned and paired; HSM-Hot is running');
+      else ctx.out.warn(`provisioned, not paired: ${result.pairingError?.message ?? 'unknown'} [${result.pairingError?.code ?? '-'}]; pair again with: pair`);
+    },
+  };
+}
+
 function pairCommand(hot: HsmHot): CommandSpec {
   return {
     path: 'pair',
@@ -81,14 +152,7 @@ function pairCommand(hot: HsmHot): CommandSpec {
       }
       requireState(hot, 'unpaired', 'pairing');
       ctx.out.line("pairing over the link port; start the pairing on HSM-Cold's console too (^C stops)");
-      const paired = hot.pair({
-        method: 'code',
-        timeoutMs: 120_000,
-        confirm: async (code, peerIdentity) => {
-          ctx.out.lines(fields([['pairing code', `${code.slice(0, 3)} ${code.slice(3)}`], ['HSM-Cold identity', peerIdentity]]));
-          return ctx.confirm("does HSM-Cold's console show the same code?");
-        },
-      });
+      const paired = hot.pair(pairingByCode(ctx));
       try {
         await untilDoneOrCancelled(ctx, paired);
       } catch (error) {
@@ -130,5 +194,5 @@ function apiKeyAddCommand(hot: HsmHot): CommandSpec {
 }
 
 export function hotActionCommands(hot: HsmHot): CommandSpec[] {
-  return [...lifecycleCommands(hot), pairCommand(hot), apiKeyAddCommand(hot)];
+  return [provisionCommand(hot), ...lifecycleCommands(hot), pairCommand(hot), apiKeyAddCommand(hot)];
 }

@@ -76,6 +76,7 @@ describe('HSM-Hot console: the command set', () => {
       link: 'read',
       lock: 'privileged',
       pair: 'privileged',
+      provision: 'privileged',
       requests: 'read',
       selftest: 'read',
       status: 'read',
@@ -99,7 +100,8 @@ describe('HSM-Hot console: the command set', () => {
     expect(help).toMatch(/status +machine state, uptime, boot epoch, versions\n/);
     expect(help).toMatch(/unlock +unlock the vault .*\[2FA\]/);
     expect(help).toMatch(/api-keys add <key> <scopes> \[label\] +register another platform key .*\[2FA\]/);
-    expect(help).not.toMatch(/zeroize|reboot|provision/);
+    expect(help).toMatch(/provision +guided provisioning: .*\[2FA\]/);
+    expect(help).not.toMatch(/zeroize|reboot/);
   });
 });
 

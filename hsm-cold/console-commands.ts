@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { auditCommands, printChecks } from '../shared/console/common-commands.ts';
+import { linkStatusRows, stateText } from '../shared/console/device-views.ts';
 import { fields, formatDuration, formatTime, sanitizeInline, shorten, table } from '../shared/console/format.ts';
 import type { CommandContext, CommandSpec } from '../shared/console/registry.ts';
 import { cryptoSelfTest, storeSelfTest, type CheckResult } from '../shared/console/selftest.ts';
@@ -51,16 +52,7 @@ export function coldPromptState(device: ColdDevice): string {
   return typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? 'unknown');
 }
 
-/** The machine state in full: `running {link:up, modems:usable, channel:open, upkeep:waiting}`. */
-export function stateText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length === 1) {
-    const [key, inner] = entries[0]!;
-    return typeof inner === 'string' ? `${key}.${inner}` : `${key} {${stateText(inner)}}`;
-  }
-  return entries.map(([key, inner]) => `${key}:${stateText(inner)}`).join(', ');
-}
+export { stateText };
 
 function requireCoin(device: ColdDevice, text: string | undefined): Coin {
   const config = loadColdConfig(device.store);
@@ -118,34 +110,7 @@ function linkCommand(device: ColdDevice): CommandSpec {
         ctx.out.line(pairing === undefined ? 'not paired with HSM-Hot (pair)' : `paired with ${pairing.peerIdentity}; the link runs while HSM-Cold is running`);
         return;
       }
-      const rtt = link.rttMs;
-      ctx.out.lines(
-        fields([
-          ['state', link.state],
-          ['port', link.port],
-          ['peer identity', link.peerIdentity],
-          ['paired', pairing === undefined ? undefined : `${formatTime(pairing.pairedAt)} (${pairing.method})`],
-          ['epoch / peer', `${link.epoch} / ${link.peerEpoch ?? '-'}`],
-          ['handshakes', link.handshakes],
-          ['link downs', link.linkDowns],
-          ['frames out / in', `${link.framesSent} / ${link.framesReceived}`],
-          ['bytes out / in', `${link.bytesSent} / ${link.bytesReceived}`],
-          ['messages out / in', `${link.messagesSent} / ${link.messagesReceived}`],
-          ['retransmissions', link.retransmissions],
-          ['duplicates', link.duplicates],
-          ['CRC failures', link.crcFailures],
-          ['decode failures', link.decodeFailures],
-          ['resyncs', link.resyncs],
-          ['auth failures', link.authFailures],
-          ['stale frames', link.staleFrames],
-          ['errors out / in', `${link.errorsSent} / ${link.errorsReceived}`],
-          ['RTT ms last/avg/min/max', [rtt.last, rtt.smoothed, rtt.min, rtt.max].map((v) => (v === null ? '-' : Math.round(v))).join(' / ')],
-          ['requests sent / replies', `${link.rpc.requestsSent} / ${link.rpc.repliesReceived}`],
-          ['requests applied', link.rpc.requestsApplied],
-          ['duplicates replayed', link.rpc.duplicatesReplayed],
-          ['outbox', link.rpc.outbox],
-        ]),
-      );
+      ctx.out.lines(fields(linkStatusRows(link, pairing)));
     },
   };
 }

@@ -22,9 +22,10 @@ import type { Logger } from '../shared/log.ts';
 import { silentLogger } from '../shared/log.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
+import { CONSOLE_COLLECTIONS } from '../shared/console/collections.ts';
 import { identityPublicKey, identitySigner } from '../shared/store/identity.ts';
 import { DeviceStore } from '../shared/store/store.ts';
-import { Vault, type KdfCost } from '../shared/store/vault.ts';
+import { Vault, type KdfCost, type VaultState } from '../shared/store/vault.ts';
 import { AccountBook, coldAccountsCollection, fingerprintHex, hotAccountsCollection } from './accounts.ts';
 import { AddressLists } from './addresses.ts';
 import { apiKeysCollection, nonceCollection } from './api-keys.ts';
@@ -56,6 +57,7 @@ export const HOT_COLLECTIONS = [
   unsignedTxCollection,
   coldStatusCollection,
   coldEventCollection,
+  ...CONSOLE_COLLECTIONS,
 ];
 
 export interface HsmHotOptions {
@@ -131,6 +133,7 @@ export class HsmHot {
   private lastProvisioned: ProvisionedKeys | undefined;
   /** The port the host API first got when asked for any free one (port 0); kept while it runs again. */
   private boundHostPort: number | undefined;
+  private readonly startedAt: number;
   private readonly closing = new Set<Promise<unknown>>();
 
   /** Boots the device; resolves once it waits for provisioning, the PIN or pairing (or runs). */
@@ -145,8 +148,25 @@ export class HsmHot {
     this.options = options;
     this.log = options.log ?? silentLogger;
     this.config = parseHotConfig(options.config ?? DEFAULT_HOT_CONFIG);
+    this.startedAt = options.clock.monotonic();
     this.actor = createActor(this.machine(), { clock: options.clock });
     this.actor.start();
+  }
+
+  /** The machine's state in full (`{ running: { link: 'up', host: 'listening' } }`), for the console. */
+  get machineState(): unknown {
+    return this.actor.getSnapshot().value;
+  }
+
+  /** Milliseconds since this device booted. */
+  uptimeMs(): number {
+    return this.options.clock.monotonic() - this.startedAt;
+  }
+
+  /** The vault's state and the PIN attempts left; undefined before the store is open. */
+  get vaultState(): { state: VaultState; attemptsLeft: number } | undefined {
+    const vault = this.vaultValue;
+    return vault === undefined ? undefined : { state: vault.state, attemptsLeft: vault.attemptsLeft };
   }
 
   get state(): HsmHotState {

@@ -7,8 +7,8 @@
  * through them.
  *
  * The device is left in whatever state its store implies: a new one waits to be provisioned,
- * a provisioned one waits for its PIN, and both happen over the console (issue 8), which is
- * attached through `attachConsole` once that exists.
+ * a provisioned one waits for its PIN, and both happen over the console, which `attachConsole`
+ * serves on the profile's console port (device-console.ts has the device's own).
  *
  * While it runs, `notify` receives sd_notify(3) state lines: `READY=1` once started,
  * `STATUS=...` when the device's state changes, `WATCHDOG=1` every `watchdogIntervalMs` while
@@ -46,8 +46,8 @@ export interface RunDeviceOverrides {
   /** Where `{"credential": ...}` SIM PINs are read; default `$CREDENTIALS_DIRECTORY` (systemd). */
   credentialsDirectory?: string;
   /**
-   * Serves the operator console on the profile's console port, once the console exists
-   * (shared/console). Without it the console port is left untouched.
+   * Serves the operator console on the profile's console port (device-console.ts serves the
+   * device's own). Without it the console port is left untouched.
    */
   attachConsole?: (port: Port, device: RunningDevice) => Promise<() => Promise<void>> | (() => Promise<void>);
   /** PIN key-derivation cost (lower only in tests). */

@@ -30,6 +30,7 @@ import { ControlServer, type Fault } from './control-server.ts';
 import { InProcessDevices, type DevicesContext, type RigDevices } from './devices.ts';
 import { ProcessDevices } from './devices-processes.ts';
 import { EventBus, describeSms } from './events.ts';
+import { serveRigConsoles, type RigConsoles } from './rig-consoles.ts';
 import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
@@ -83,7 +84,10 @@ export interface ReadyInfo {
   numbers: { coldSim1: string; coldSim2: string; vDevice: string; admin: string };
   vDevice: { mode: 'emulated' } | { mode: 'external'; pty: string };
   adminModem: { pty: string } | null;
+  /** Terminal ends of the devices' consoles (`hot`, `cold`), for picocom, tio or screen. */
   consoles: Record<string, string>;
+  /** The operator password the rig set on consoles without an operator (rig-consoles.ts). */
+  consolePassword: string | null;
   stateDir: string;
   seed: string;
   resumed: boolean;
@@ -243,6 +247,7 @@ export class Rig {
     this.devices = this.o.processes === true ? await ProcessDevices.start(ctx) : await InProcessDevices.start(ctx);
     this.cleanups.push(() => this.devices.stop());
     this.events.publish('devices.up', { hot: this.devices.hotIdentity, cold: this.devices.coldIdentity });
+    const consoles = await this.serveConsoles();
 
     // The platform: chain, host-API client, gateway.
     this.chain = new SimulatedChain({
@@ -352,7 +357,8 @@ export class Rig {
       numbers: { ...WORLD_NUMBERS },
       vDevice: vDeviceMode,
       adminModem: adminPty === null ? null : { pty: adminPty },
-      consoles: {},
+      consoles: consoles?.paths ?? {},
+      consolePassword: consoles?.password ?? null,
       stateDir: this.stateDir,
       seed: this.seed,
       resumed: this.resumed,
@@ -366,6 +372,23 @@ export class Rig {
       renameSync(`${file}.tmp`, file);
     }
     this.events.publish('rig.ready', { api: this.ready.api.url, control: controlUrl });
+  }
+
+  /** Both consoles on ptys in `<state dir>/consoles/`, when the devices run in this process. */
+  private async serveConsoles(): Promise<RigConsoles | undefined> {
+    if (!(this.devices instanceof InProcessDevices)) return undefined;
+    const consoles = await serveRigConsoles({
+      dir: join(this.stateDir, 'consoles'),
+      seed: this.seed,
+      clock: this.clock,
+      random: this.random,
+      hot: this.devices.hot,
+      cold: this.devices.cold,
+      log: this.log,
+      ...(this.o.kdf === undefined ? {} : { kdf: this.o.kdf }),
+    });
+    this.cleanups.push(() => consoles.close());
+    return consoles;
   }
 
   private async waitForWallets(): Promise<void> {

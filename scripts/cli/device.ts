@@ -1,7 +1,8 @@
 /**
  * `hsm hot --profile <name|file>` and `hsm cold --profile <name|file>`: run one device on the
  * machine a hardware profile describes (hw-profiles/run-device.ts), on real ports or, for the
- * simulated profile, on simulated hardware started first. Logs are JSON lines on stdout.
+ * simulated profile, on simulated hardware started first. The device's operator console is
+ * served on the profile's console port. Logs are JSON lines on stdout.
  *
  * Under systemd (NOTIFY_SOCKET set) it reports READY=1, its state as STATUS=, and WATCHDOG=1
  * every half WATCHDOG_USEC while the device's machine is healthy (systemd.ts). SIGINT and
@@ -11,7 +12,9 @@
 import type { Command } from 'commander';
 import { RealClock } from '../../shared/clock.ts';
 import { createLogger } from '../../shared/log.ts';
+import { deviceConsole } from '../../hw-profiles/device-console.ts';
 import { runDevice, type RunningDevice } from '../../hw-profiles/run-device.ts';
+import { systemRandom } from '../../shared/random.ts';
 import type { Role } from '../../hw-profiles/profile.ts';
 import { openMachine, type Machine } from './machine.ts';
 import { reportError } from './output.ts';
@@ -50,6 +53,8 @@ async function serve(role: Role, options: DeviceOptions): Promise<void> {
     device = await runDevice(role, machine.profile, {
       clock,
       log,
+      // The operator console on the profile's console port (provisioning, unlock, diagnostics).
+      attachConsole: deviceConsole({ clock, random: systemRandom, log }),
       ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
       ...(notifier === undefined ? {} : { notify: (state: string) => notifier.notify(state) }),
       ...(notifier?.watchdogIntervalMs === undefined ? {} : { watchdogIntervalMs: notifier.watchdogIntervalMs }),

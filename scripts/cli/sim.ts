@@ -96,7 +96,8 @@ function summary(ready: ReadyInfo, temporary: boolean): string {
     `  numbers      HSM-Cold SIM1 ${ready.numbers.coldSim1}, SIM2 ${ready.numbers.coldSim2}; V-Device ${ready.numbers.vDevice}; admin ${ready.numbers.admin}`,
     ...(ready.vDevice.mode === 'external' ? [`  V-Device     external AT client on ${ready.vDevice.pty}`] : []),
     ...(ready.adminModem === null ? [] : [`  admin phone  ${ready.adminModem.pty}`]),
-    ...Object.entries(ready.consoles).map(([name, pty]) => `  console      ${name} on ${pty}`),
+    ...Object.entries(ready.consoles).map(([name, pty]) => `  console      ${name} on ${pty}  (picocom -b 115200 ${pty})`),
+    ...(ready.consolePassword === null ? [] : [`  console login password ${ready.consolePassword}  (2fa enable turns on the codes privileged commands need)`]),
     `  state        ${ready.stateDir}${temporary ? ' (removed at exit; --state-dir keeps a world)' : ''}${ready.resumed ? ' (resumed)' : ''}`,
     'Ctrl-C stops.',
   ].join('\n');

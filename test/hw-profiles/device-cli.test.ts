@@ -11,6 +11,7 @@ import { silentLogger } from '../../shared/log.ts';
 import { systemdNotifier } from '../../scripts/cli/systemd.ts';
 import { hsm } from '../helpers/cli.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { SerialTerminal } from '../helpers/serial-terminal.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
@@ -51,7 +52,9 @@ describe('hsm cold --profile sim', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await eventually(() => notes(log).filter((n) => n === 'WATCHDOG=1').length >= 3, `watchdog notifications (stderr: ${stderr})`);
-    expect(notes(log).slice(0, 2)).toEqual(['READY=1', 'STATUS=HSM-Cold booting']);
+    // READY goes out once the console is attached too; by then the machine may have left booting.
+    expect(notes(log)[0]).toBe('READY=1');
+    expect(notes(log)[1]).toMatch(/^STATUS=HSM-Cold (booting|provisioning)$/);
     await eventually(() => notes(log).includes('STATUS=HSM-Cold provisioning'), 'the state as STATUS');
     const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; paths?: Record<string, string>; state?: string });
     expect(lines.find((l) => l.msg === 'simulated hardware ready')?.paths).toHaveProperty('console-cold-terminal');
@@ -81,6 +84,63 @@ describe('hsm cold --profile sim', () => {
     const wrong = await hsm(['hot', '--profile', 'rpi4-cold-sim800c']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/profile rpi4-cold-sim800c describes no HSM-Hot \(it has cold\) \[PROFILE_ROLE\]/);
+  }, 60_000);
+});
+
+describe('hsm hot|cold --profile sim: the operator console', () => {
+  /** Starts the device; returns the terminal end of its console and the child's output so far. */
+  async function start(role: 'hot' | 'cold', seed: string): Promise<{ terminal: string; output: () => string }> {
+    const child = spawn(process.execPath, [HSM, role, '--profile', 'sim', '--seed', seed], { env: { ...process.env, HSM_LOG_LEVEL: 'info' } });
+    children.push(child);
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    await eventually(() => stdout.includes('"msg":"device started"'), `HSM-${role} starts`);
+    const ready = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; paths?: Record<string, string> }).find((l) => l.msg === 'simulated hardware ready');
+    const terminal = ready?.paths?.[`console-${role}-terminal`];
+    if (terminal === undefined) throw new Error(`no console-${role}-terminal in ${stdout}`);
+    return { terminal, output: () => stdout };
+  }
+
+  it('HSM-Hot serves its own console on the profile console port: setup, login, status', async () => {
+    const { terminal, output } = await start('hot', 'device-cli-console-hot');
+    const term = await SerialTerminal.open(terminal);
+    try {
+      term.line('');
+      await term.waitFor('hsm-hot(uninitialised)> ');
+      term.line('setup');
+      await term.waitFor('new operator password: ');
+      term.line('a console password');
+      await term.waitFor('new operator password again: ');
+      term.line('a console password');
+      await term.waitFor('operator password set; log in with: login');
+      term.line('login');
+      await term.waitFor('password: ');
+      term.line('a console password');
+      await term.waitFor('logged in');
+      term.line('status');
+      const status = await term.waitFor(/node +\d+\.\d+\.\d+\nhsm-hot\(uninitialised\)\$ /);
+      expect(status).toMatch(/device +hsm-hot\nstate +uninitialised\n/);
+      expect(status).toMatch(/host API +not listening\n/);
+      term.line('link');
+      expect(await term.waitFor('hsm-hot(uninitialised)$ ')).toContain('not paired with HSM-Cold (pair)');
+      expect(term.screen()).not.toContain('a console password');
+      expect(output()).not.toContain('a console password');
+    } finally {
+      await term.close();
+    }
+  }, 60_000);
+
+  it("HSM-Cold serves its own console, whose prompt shows HSM-Cold's state", async () => {
+    const { terminal } = await start('cold', 'device-cli-console-cold');
+    const term = await SerialTerminal.open(terminal);
+    try {
+      term.line('');
+      await term.waitFor('hsm-cold(provisioning)> ');
+      term.line('help');
+      expect(await term.waitFor('log in to see every command')).toMatch(/setup +set the first operator password/);
+    } finally {
+      await term.close();
+    }
   }, 60_000);
 });
 

@@ -14,6 +14,8 @@ import { createLogger } from '../../shared/log.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { identityPublicKey } from '../../shared/store/identity.ts';
 import type { PairingFile } from '../../shared/link/pairing.ts';
+import { OperatorCredentials } from '../../shared/console/operator.ts';
+import { deviceConsole } from '../device-console.ts';
 import { runDevice, type RunningDevice } from '../run-device.ts';
 import type { DeviceStatus, DeviceToRig, OperatorCall, RigToDevice } from './process-protocol.ts';
 import { PLATFORM_KEY_SCOPES, coldConfig, hotConfig } from './world-config.ts';
@@ -24,6 +26,7 @@ const READY_LIMIT_MS = 120_000;
 let device: RunningDevice | undefined;
 let clock: SimulatedClock | undefined;
 let kdf: { N: number; r: number; p: number } | undefined;
+let random: SeededRandom | undefined;
 let nextAsk = 1;
 const asks = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 
@@ -95,6 +98,12 @@ function ask(hotIdentity: string): Promise<unknown> {
 async function perform(call: OperatorCall): Promise<unknown> {
   const running = device as RunningDevice;
   const kdfOption = kdf === undefined ? {} : { kdf };
+  if (call.method === 'console-password') {
+    const store = running.hot?.store ?? (running.cold as NonNullable<RunningDevice['cold']>).store;
+    const credentials = new OperatorCredentials({ store, clock: clock as SimulatedClock, random: (random as SeededRandom).fork('console-password'), ...kdfOption });
+    if (!credentials.exists()) await credentials.create(call.password);
+    return {};
+  }
   if (running.cold !== undefined) {
     const cold = running.cold;
     await until(() => cold.snapshot.matches('provisioning') || cold.snapshot.matches('locked') || cold.snapshot.matches('running'), 'HSM-Cold to boot');
@@ -145,11 +154,14 @@ async function onMessage(message: RigToDevice): Promise<void> {
         const due = follower.nextDue();
         if (due !== undefined && due <= follower.monotonic()) void follower.advance(0);
       }, 2).unref();
+      random = new SeededRandom(message.seed);
+      const log = createLogger({ name: `hsm-${message.role}`, level: message.logLevel as 'info', destination: process.stderr });
       device = await runDevice(message.role, message.profile, {
         clock,
         wireClock: new RealClock(),
-        random: new SeededRandom(message.seed),
-        log: createLogger({ name: `hsm-${message.role}`, level: message.logLevel as 'info', destination: process.stderr }),
+        random: random.fork('device'),
+        log,
+        attachConsole: deviceConsole({ clock, random: random.fork('console'), log, ...(message.kdf === undefined ? {} : { kdf: message.kdf, vaultKdf: message.kdf }) }),
         stateDir: message.stateDir,
         ...(message.role === 'hot' ? { hotConfig: hotConfig() } : {}),
         ...(message.kdf === undefined ? {} : { kdf: message.kdf }),

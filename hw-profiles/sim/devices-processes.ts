@@ -14,7 +14,7 @@
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import { HsmError } from '../../shared/errors.ts';
 import { createPairingFile } from '../../shared/link/pairing.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import type { SeededRandom } from '../../shared/random.ts';
-import { loadProfile, parseProfile, type Profile, type Role } from '../profile.ts';
+import { loadProfile, parseProfile, type PortSpec, type Profile, type Role } from '../profile.ts';
 import type { DeviceStates, DevicesContext, RigDevices } from './devices.ts';
 import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
@@ -91,14 +91,20 @@ export class ProcessDevices implements RigDevices {
     return { hot: pid('hot'), cold: pid('cold') };
   }
 
+  /** The terminal ends of the devices' consoles, which each device process serves itself. */
+  consolePaths(): { hot: string; cold: string } {
+    return { hot: join(this.ctx.consoles.dir, 'hot'), cold: join(this.ctx.consoles.dir, 'cold') };
+  }
+
   /** The ptys the devices hold: their ends of the link, and HSM-Cold's two modems. */
   ports(): { linkHot: string; linkCold: string; modems: [string, string] } {
     const at = (name: string): string => join(this.dir, name);
     return { linkHot: at('link-hot'), linkCold: at('link-cold'), modems: [at('modem-sim1'), at('modem-sim2')] };
   }
 
+  /** The same across restarts of HSM-Hot: its host API keeps the port it was given. */
   get hostUrl(): string {
-    return `http://127.0.0.1:${this.hostPort}`;
+    return `ws://127.0.0.1:${this.hostPort}`;
   }
 
   get hotIdentity(): string {
@@ -162,6 +168,12 @@ export class ProcessDevices implements RigDevices {
     this.pairs.push(await createPtyPair({ linkA: at('link-hot'), linkB: at('relay-hot') }));
     this.pairs.push(await createPtyPair({ linkA: at('relay-cold'), linkB: at('link-cold') }));
     await this.relayLink(at('relay-hot'), at('relay-cold'));
+    // The consoles: the device's end here, the terminal's end where the rig lists it.
+    mkdirSync(this.ctx.consoles.dir, { recursive: true, mode: 0o700 });
+    for (const [role, terminal] of Object.entries(this.consolePaths())) {
+      rmSync(terminal, { force: true });
+      this.pairs.push(await createPtyPair({ linkA: at(`console-${role}`), linkB: terminal }));
+    }
     // HSM-Cold's modems, served on ptys; serving waits for each to boot, in world time.
     const models = ['sim800c', 'e3372'] as const;
     for (const [i, sim] of sims.entries()) {
@@ -191,9 +203,16 @@ export class ProcessDevices implements RigDevices {
       {
         ...base,
         name: 'sim-world',
-        hot: { ...withoutConsole(hot), stateDir: this.ctx.stateDir('hot'), link: { ...hot.link, path: at('link-hot') }, hostApi: { host: '127.0.0.1', port: this.hostPort } },
+        hot: {
+          ...hot,
+          stateDir: this.ctx.stateDir('hot'),
+          link: { ...hot.link, path: at('link-hot') },
+          console: { ...(hot.console as PortSpec), path: at('console-hot') },
+          hostApi: { host: '127.0.0.1', port: this.hostPort },
+        },
         cold: {
-          ...withoutConsole(cold),
+          ...cold,
+          console: { ...(cold.console as PortSpec), path: at('console-cold') },
           stateDir: this.ctx.stateDir('cold'),
           link: { ...cold.link, path: at('link-cold') },
           modems: cold.modems.map((spec, i) => {
@@ -309,6 +328,7 @@ export class ProcessDevices implements RigDevices {
           : { method: 'provision-hot', pin, mnemonic: keys.hotMnemonic, platformKey: keys.platformPublicKey };
     }
     await this.call(role, call);
+    await this.call(role, { method: 'console-password', password: this.ctx.consoles.password });
   }
 
   private async pairingFile(hotIdentity: string): Promise<unknown> {
@@ -377,11 +397,6 @@ export class ProcessDevices implements RigDevices {
     if (proc === undefined) throw new Error(`invariant failed: no HSM-${role} process`);
     return proc;
   }
-}
-
-function withoutConsole<T extends { console?: unknown }>(section: T): Omit<T, 'console'> {
-  const { console: _console, ...rest } = section;
-  return rest;
 }
 
 /** A loopback port nothing listens on now, for HSM-Hot's host API across restarts. */

@@ -33,6 +33,8 @@ export interface DevicesContext {
   /** Waits for `promise`, moving world time meanwhile. */
   settle: <T>(promise: Promise<T>, what: string, limitMs?: number) => Promise<T>;
   kdf?: KdfCost;
+  /** Where the consoles' terminal ends go (`<dir>/hot`, `<dir>/cold`), and their first password. */
+  consoles: { dir: string; password: string };
   log: Logger;
 }
 

@@ -7,6 +7,7 @@
  *   rig → device   start    once: role, resolved profile, state directory, world time
  *                  clock    world time moved; the device follows and answers `clock-ack`
  *                  call     an operator action; answered by `result` with the same id
+ *                           (the console itself is served on its pty, as on real hardware)
  *                  stop     shut down and exit 0
  *   device → rig   started  the device is up (HSM-Hot: its host API URL and identity)
  *                  clock-ack, result
@@ -41,7 +42,9 @@ export type OperatorCall =
   | { method: 'provision-cold'; pin: string; mnemonic: string }
   | { method: 'provision-hot'; pin: string; mnemonic: string; platformKey: string }
   | { method: 'unlock'; pin: string }
-  | { method: 'import-pairing'; file: unknown };
+  | { method: 'import-pairing'; file: unknown }
+  /** The console's first operator password, when the device has no operator yet (rig-consoles.ts). */
+  | { method: 'console-password'; password: string };
 
 export type RigToDevice =
   | { type: 'start'; role: Role; profile: Profile; stateDir: string; now: number; seed: string; kdf?: KdfCost; logLevel: string }

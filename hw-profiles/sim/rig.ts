@@ -30,7 +30,7 @@ import { ControlServer, type Fault } from './control-server.ts';
 import { InProcessDevices, type DevicesContext, type RigDevices } from './devices.ts';
 import { ProcessDevices } from './devices-processes.ts';
 import { EventBus, describeSms } from './events.ts';
-import { serveRigConsoles, type RigConsoles } from './rig-consoles.ts';
+import { consolePassword, serveRigConsoles } from './rig-consoles.ts';
 import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
@@ -241,6 +241,7 @@ export class Rig {
       stateDir: (device) => join(this.stateDir, device === 'hot' ? 'hsm-hot' : 'hsm-cold'),
       waitFor: (condition, what, limitMs) => this.waitFor(condition, what, limitMs),
       settle: (promise, what, limitMs) => this.settle(promise, what, limitMs),
+      consoles: { dir: join(this.stateDir, 'consoles'), password: consolePassword(this.seed) },
       log: this.log,
       ...(this.o.kdf === undefined ? {} : { kdf: this.o.kdf }),
     };
@@ -357,8 +358,8 @@ export class Rig {
       numbers: { ...WORLD_NUMBERS },
       vDevice: vDeviceMode,
       adminModem: adminPty === null ? null : { pty: adminPty },
-      consoles: consoles?.paths ?? {},
-      consolePassword: consoles?.password ?? null,
+      consoles: consoles.paths,
+      consolePassword: consoles.password,
       stateDir: this.stateDir,
       seed: this.seed,
       resumed: this.resumed,
@@ -374,16 +375,20 @@ export class Rig {
     this.events.publish('rig.ready', { api: this.ready.api.url, control: controlUrl });
   }
 
-  /** Both consoles on ptys in `<state dir>/consoles/`, when the devices run in this process. */
-  private async serveConsoles(): Promise<RigConsoles | undefined> {
-    if (!(this.devices instanceof InProcessDevices)) return undefined;
+  /**
+   * Both consoles on ptys in `<state dir>/consoles/`: served here when the devices run in this
+   * process, by the device processes themselves otherwise.
+   */
+  private async serveConsoles(): Promise<{ paths: Record<string, string>; password: string }> {
+    if (this.devices instanceof ProcessDevices) return { paths: this.devices.consolePaths(), password: consolePassword(this.seed) };
+    const devices = this.devices as InProcessDevices;
     const consoles = await serveRigConsoles({
       dir: join(this.stateDir, 'consoles'),
       seed: this.seed,
       clock: this.clock,
       random: this.random,
-      hot: this.devices.hot,
-      cold: this.devices.cold,
+      hot: devices.hot,
+      cold: devices.cold,
       log: this.log,
       ...(this.o.kdf === undefined ? {} : { kdf: this.o.kdf }),
     });

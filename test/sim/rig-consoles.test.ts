@@ -28,8 +28,11 @@ async function login(rig: Rig, name: 'hot' | 'cold'): Promise<SerialTerminal> {
 }
 
 describe('the rig serves both consoles', () => {
-  it('lists the console ptys and the operator password; login, status and link work on both; stop closes them', async () => {
-    const rig = await testRig({ seed: 'consoles', stateDir: tempDir('rig-consoles-') });
+  it.each([
+    ['in one process', false],
+    ['as separate processes, each serving its own', true],
+  ])('%s: lists the console ptys and the operator password; login, status and link work on both; stop closes them', async (_how, processes) => {
+    const rig = await testRig({ seed: 'consoles', stateDir: tempDir('rig-consoles-'), processes });
     let stopped = false;
     cleanups.push(async () => {
       if (!stopped) await rig.stop();
@@ -71,5 +74,5 @@ describe('the rig serves both consoles', () => {
     stopped = true;
     expect(existsSync(rig.ready.consoles.hot as string)).toBe(false);
     expect(existsSync(rig.ready.consoles.cold as string)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 });

@@ -203,6 +203,11 @@ process.on('message', (message: RigToDevice) => {
     process.exitCode = 1;
   });
 });
+// Ctrl-C at a terminal reaches the whole process group: the rig stops its devices itself.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => {
+  void (device?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+});
 // The rig is gone: nothing is left to drive this device.
 process.on('disconnect', () => {
   void (device?.stop() ?? Promise.resolve()).finally(() => process.exit(0));

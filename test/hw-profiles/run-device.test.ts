@@ -56,7 +56,9 @@ describe('runDevice on the simulated hardware', () => {
     expect(coldNotes[0]).toBe('READY=1');
     await coldDevice.provision({ pin: COLD_PIN, mnemonic: MNEMONIC, config: baseConfig(), kdf: FAST_KDF });
     await eventually(() => coldDevice.snapshot.matches({ running: { modems: 'usable' } }), 'HSM-Cold runs with usable modems');
-    const modems = coldDevice.status().modems;
+    // Usable takes one ready modem; the other may still be coming up.
+    await eventually(() => coldDevice.status().modems.every((m) => m.state === 'ready'), 'both modems ready');
+    const modems = [...coldDevice.status().modems].sort((a, b) => a.name.localeCompare(b.name));
     expect(modems.map((m) => [m.name, m.state, m.registered, m.imsiTail])).toEqual([
       ['sim1', 'ready', true, hw.modems.sim1!.sim.imsi.slice(-4)],
       ['sim2', 'ready', true, hw.modems.sim2!.sim.imsi.slice(-4)],

@@ -19,7 +19,7 @@ import { identitySigner } from '../../shared/store/identity.ts';
 import { ColdStandIn } from '../hot/cold-standin.ts';
 import { PLATFORM, TEST_CONFIG, TEST_KDF } from '../hot/wallet-fixture.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { enrolOperator, totpCode } from './cold-rig.ts';
+import { enrolOperator, totpCode } from './operator-driver.ts';
 import { FAST_CONSOLE_KDF, MemoryPort, PASSWORD } from './harness.ts';
 
 const NEW_PIN = '731904';

@@ -9,7 +9,7 @@ import { serveConsoleOnPty } from '../../hw-profiles/sim/console-pty.ts';
 import { HotRig } from '../hot/rig.ts';
 import { PIN, PLATFORM } from '../hot/wallet-fixture.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { enrolOperator, totpCode } from './cold-rig.ts';
+import { enrolOperator, totpCode } from './operator-driver.ts';
 import { FAST_CONSOLE_KDF, PASSWORD } from './harness.ts';
 import { TmuxTerminal } from './tmux-terminal.ts';
 

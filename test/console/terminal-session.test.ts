@@ -12,7 +12,7 @@ import { FAST_KDF } from '../cold/fixture.ts';
 import { coldWorld, type ColdWorld } from '../cold/world.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { FAST_CONSOLE_KDF, PASSWORD } from './harness.ts';
-import { enrolOperator, totpCode } from './cold-rig.ts';
+import { enrolOperator, totpCode } from './operator-driver.ts';
 import { TmuxTerminal } from './tmux-terminal.ts';
 
 interface Setup {

@@ -64,18 +64,22 @@ function deviceStatus(): DeviceStatus {
     state: device.state(),
     detail: JSON.stringify(cold.snapshot.value),
     running,
-    linkUp: running && cold.status().link?.state === 'up',
+    linkUp: cold.snapshot.matches({ running: { link: 'up' } }),
     awaiting: cold.modemsAwaitingReply,
     ...(identity === undefined ? {} : { identity }),
   };
 }
 
+/** HSM-Cold's identity once provisioned (read once: it never changes while the process runs). */
+let coldIdentity: string | undefined;
 function safeIdentity(cold: NonNullable<RunningDevice['cold']>): string | undefined {
+  if (coldIdentity !== undefined) return coldIdentity;
   try {
-    return identityPublicKey(cold.store) ?? undefined;
+    coldIdentity = identityPublicKey(cold.store) ?? undefined;
   } catch {
-    return undefined;
+    coldIdentity = undefined;
   }
+  return coldIdentity;
 }
 
 /** Waits in real time: the rig moves world time meanwhile. */

@@ -124,11 +124,11 @@ export class ProcessDevices implements RigDevices {
   }
 
   unplugModem(index: 0 | 1): void {
-    void this.modems[index]?.unplug();
+    this.modems[index]?.unplug().catch((error: unknown) => this.ctx.log.error({ sim: index + 1, err: (error as Error).message }, 'unplugging a modem failed'));
   }
 
   replugModem(index: 0 | 1): void {
-    void this.modems[index]?.replug();
+    this.modems[index]?.replug().catch((error: unknown) => this.ctx.log.error({ sim: index + 1, err: (error as Error).message }, 'replugging a modem failed'));
   }
 
   /** A power cut: the process dies at once; the same device then boots again and is unlocked. */

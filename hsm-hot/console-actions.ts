@@ -1,9 +1,9 @@
 /**
- * HSM-Hot's privileged console commands (each asks a TOTP code first): the guided provisioning
- * (a new mnemonic is shown once, here and nowhere else), unlock with the PIN, lock, interactive
- * pairing with HSM-Cold (both consoles show the same 6-digit code), and registering another
- * platform key. Only what HsmHot itself does: it has no reboot, zeroize or key removal of its
- * own, so neither has its console.
+ * HSM-Hot's privileged console commands (each asks a TOTP code first; zeroize is two-step):
+ * the guided provisioning (a new mnemonic is shown once, here and nowhere else), unlock with the
+ * PIN, lock, reboot, interactive pairing with HSM-Cold (both consoles show the same 6-digit
+ * code), registering another platform key, and zeroize. Only what HsmHot itself does: it has no
+ * key removal of its own, so neither has its console.
  * @module
  */
 import { fields, formatTime } from '../shared/console/format.ts';
@@ -66,6 +66,16 @@ function lifecycleCommands(hot: HsmHot): CommandSpec[] {
         requireState(hot, 'running', 'lock');
         await untilDoneOrCancelled(ctx, hot.lock());
         ctx.out.ok(`locked; HSM-Hot is ${hot.state}`);
+      },
+    },
+    {
+      path: 'reboot',
+      summary: "restart the device's link and host API from boot (it comes back locked)",
+      access: 'privileged',
+      run: async (ctx) => {
+        ctx.out.line('rebooting...');
+        await untilDoneOrCancelled(ctx, hot.restart());
+        ctx.out.ok(`rebooted; HSM-Hot is ${hot.state}`);
       },
     },
   ];
@@ -193,6 +203,23 @@ function apiKeyAddCommand(hot: HsmHot): CommandSpec {
   };
 }
 
+function zeroizeCommand(hot: HsmHot): CommandSpec {
+  return {
+    path: 'zeroize',
+    summary: 'erase every secret (seed, identity and link keys) and the provisioning',
+    access: 'destructive',
+    preview: (ctx) => {
+      ctx.out.warn('zeroize erases the hot seed, the identity key and the link key,');
+      ctx.out.warn('forgets the provisioning, the platform keys and the pairing, and fails the requests still pending.');
+      ctx.out.warn('Only the mnemonic written down at provisioning can restore the hot keys.');
+    },
+    run: async (ctx) => {
+      await untilDoneOrCancelled(ctx, hot.zeroize('zeroized from the console'));
+      ctx.out.ok('zeroized; HSM-Hot waits to be provisioned again');
+    },
+  };
+}
+
 export function hotActionCommands(hot: HsmHot): CommandSpec[] {
-  return [provisionCommand(hot), ...lifecycleCommands(hot), pairCommand(hot), apiKeyAddCommand(hot)];
+  return [provisionCommand(hot), ...lifecycleCommands(hot), pairCommand(hot), apiKeyAddCommand(hot), zeroizeCommand(hot)];
 }

@@ -12,6 +12,8 @@
  * a retry after a failure to open the port) and `host` (the WebSocket host API). Durable state
  * lives in the store, never in a snapshot: entering `running` re-reads it, and attaching the
  * link sends RESUME work (`resume`) that re-asks HSM-Cold for whatever is still pending.
+ * A reboot or zeroize (main.ts) stops this machine and boots a new one from `booting`; a
+ * zeroized store (erased vault, no identity) routes to `uninitialised`.
  * @module
  */
 import { assign, fromCallback, fromPromise, setup, type EventObject } from 'xstate';

@@ -16,7 +16,8 @@ import type { Clock } from '../shared/clock.ts';
 import { HsmError } from '../shared/errors.ts';
 import { LINK_COLLECTIONS, LinkEndpoint } from '../shared/link/endpoint.ts';
 import { DEVICE_MESSAGES } from '../shared/link/messages.ts';
-import { pairingRecord } from '../shared/link/pairing.ts';
+import { pairingCollection, pairingRecord } from '../shared/link/pairing.ts';
+import { RPC_COLLECTIONS } from '../shared/link/rpc.ts';
 import type { LinkTimings } from '../shared/link/session.ts';
 import type { Logger } from '../shared/log.ts';
 import { silentLogger } from '../shared/log.ts';
@@ -24,7 +25,9 @@ import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
 import { CONSOLE_COLLECTIONS } from '../shared/console/collections.ts';
 import { identityPublicKey, identitySigner } from '../shared/store/identity.ts';
+import type { CollectionDef } from '../shared/store/collection.ts';
 import { DeviceStore } from '../shared/store/store.ts';
+import { META_KEYS, SYSTEM_COLLECTIONS } from '../shared/store/system-collections.ts';
 import { Vault, type KdfCost, type VaultState } from '../shared/store/vault.ts';
 import { AccountBook, coldAccountsCollection, fingerprintHex, hotAccountsCollection } from './accounts.ts';
 import { AddressLists } from './addresses.ts';
@@ -37,7 +40,7 @@ import { hotMachine, toHotError, type DeviceCheck, type HotError } from './machi
 import { hostOperations } from './operations.ts';
 import { pairWithCold, provisionKeys, type PairingInput, type ProvisionedKeys, type ProvisioningInput } from './provisioning.ts';
 import { apiTime } from './api-wire.ts';
-import { HotSendRequests, pendingRequestsCollection, requestCounterCollection, requestsCollection, unsignedTxCollection } from './requests.ts';
+import { HotSendRequests, failPendingRequests, pendingRequestsCollection, requestCounterCollection, requestsCollection, unsignedTxCollection } from './requests.ts';
 import { formatPath } from './signer.ts';
 
 export const HOT_APP = 'hsm-hot';
@@ -126,14 +129,15 @@ export class HsmHot {
   readonly config: HotConfig;
   private readonly options: HsmHotOptions;
   private readonly log: Logger;
-  private readonly actor: HotActor;
+  private actor: HotActor;
   private storeValue: DeviceStore | undefined;
   private vaultValue: Vault | undefined;
   private runtime: Runtime | undefined;
   private lastProvisioned: ProvisionedKeys | undefined;
   /** The port the host API first got when asked for any free one (port 0); kept while it runs again. */
   private boundHostPort: number | undefined;
-  private readonly startedAt: number;
+  /** Monotonic time of the last boot (start, restart or zeroize). */
+  private startedAt: number;
   private readonly closing = new Set<Promise<unknown>>();
 
   /** Boots the device; resolves once it waits for provisioning, the PIN or pairing (or runs). */
@@ -149,8 +153,14 @@ export class HsmHot {
     this.log = options.log ?? silentLogger;
     this.config = parseHotConfig(options.config ?? DEFAULT_HOT_CONFIG);
     this.startedAt = options.clock.monotonic();
-    this.actor = createActor(this.machine(), { clock: options.clock });
-    this.actor.start();
+    this.actor = this.bootMachine();
+  }
+
+  private bootMachine(): HotActor {
+    this.startedAt = this.options.clock.monotonic();
+    const actor = createActor(this.machine(), { clock: this.options.clock });
+    actor.start();
+    return actor;
   }
 
   /** The machine's state in full (`{ running: { link: 'up', host: 'listening' } }`), for the console. */
@@ -158,7 +168,7 @@ export class HsmHot {
     return this.actor.getSnapshot().value;
   }
 
-  /** Milliseconds since this device booted. */
+  /** Milliseconds since this device last booted (start, restart or zeroize). */
   uptimeMs(): number {
     return this.options.clock.monotonic() - this.startedAt;
   }
@@ -247,11 +257,46 @@ export class HsmHot {
 
   /** Stops everything and closes the store (a clean power-off). */
   async stop(): Promise<void> {
-    this.actor.send({ type: 'SHUTDOWN' });
-    this.actor.stop();
-    await this.drainClosing();
+    await this.stopMachine();
     this.vaultValue?.lock();
     await this.storeValue?.close();
+  }
+
+  /**
+   * Reboots in place: the link and the host API stop, the vault forgets its key, and the
+   * machine boots again; resolves once it waits for the PIN (or provisioning). After the next
+   * unlock the host API listens on the port it had, as the host keeps reconnecting to that URL.
+   */
+  async restart(): Promise<void> {
+    await this.stopMachine();
+    this.vaultValue?.lock();
+    this.actor = this.bootMachine();
+    await this.settle();
+  }
+
+  /**
+   * Zeroize: erases the vault (hot seed, identity key, link key) and forgets the provisioning
+   * (identity record, hot and cold account xpubs, platform keys and their nonces, the pairing,
+   * what HSM-Cold last reported, messages queued for it), in one transaction; requests still
+   * waiting for HSM-Cold fail. Then boots again, `uninitialised`, to be provisioned anew. The
+   * audit log, the journal and the requests' history stay.
+   */
+  async zeroize(reason: string): Promise<void> {
+    await this.stopMachine();
+    const { store, vault } = this.openStore();
+    const now = this.options.clock.now();
+    store.transact((tx) => {
+      const failed = failPendingRequests(tx, 'DEVICE_ZEROIZED', 'HSM-Hot was zeroized before HSM-Cold answered', now);
+      const forgotten: Array<CollectionDef<unknown>> = [hotAccountsCollection, coldAccountsCollection, apiKeysCollection, nonceCollection, pairingCollection, coldStatusCollection, coldEventCollection, RPC_COLLECTIONS.outbox];
+      for (const collection of forgotten) {
+        for (const { key } of [...tx.range(collection)]) tx.del(collection, key);
+      }
+      tx.del(SYSTEM_COLLECTIONS.identity, META_KEYS.identity);
+      vault.erase(reason);
+      tx.audit('hot.zeroized', { reason, failedRequests: failed });
+    });
+    this.actor = this.bootMachine();
+    await this.settle();
   }
 
   /** The `device_status` data. */
@@ -305,6 +350,13 @@ export class HsmHot {
     return new HsmError(error.code, error.message, error.field === undefined ? {} : { field: error.field });
   }
 
+  /** Stops the machine: its exit stops the link and the host API; waits until both closed. */
+  private async stopMachine(): Promise<void> {
+    this.actor.send({ type: 'SHUTDOWN' });
+    this.actor.stop();
+    await this.drainClosing();
+  }
+
   private async drainClosing(): Promise<void> {
     while (this.closing.size > 0) await Promise.allSettled([...this.closing]);
   }
@@ -330,11 +382,14 @@ export class HsmHot {
   private inspect(): DeviceCheck {
     const { store, vault } = this.openStore();
     const state = vault.state;
+    // A zeroized device has an erased vault but no identity: it is provisioned anew. One whose
+    // vault erased itself after too many wrong PINs keeps its identity and stays `erased`.
+    const provisioned = state !== 'uninitialised' && identityPublicKey(store) !== undefined;
     return {
-      provisioned: state !== 'uninitialised',
+      provisioned,
       unlocked: state === 'unlocked',
       paired: pairingRecord(store) !== undefined,
-      erased: state === 'erased',
+      erased: provisioned && state === 'erased',
       attemptsLeft: vault.attemptsLeft,
     };
   }

@@ -15,7 +15,7 @@ import { generateMnemonic, mnemonicToSeed, validateMnemonic, type MnemonicWordCo
 import { importPairingFile, pairingRecord, runPairingExchange, type PairingFile, type PairingRecord } from '../shared/link/pairing.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
-import { createIdentity, identitySigner } from '../shared/store/identity.ts';
+import { createIdentity, identityPublicKey, identitySigner } from '../shared/store/identity.ts';
 import type { DeviceStore } from '../shared/store/store.ts';
 import { checkPinFormat, type KdfCost, type Vault } from '../shared/store/vault.ts';
 import { HOT_SEED_SECRET, deriveHotAccounts, storeHotAccounts } from './accounts.ts';
@@ -72,7 +72,9 @@ function checkPlatformKeys(keys: readonly PlatformKey[]): void {
 /** Creates the vault, seed, identity, accounts and platform keys in one transaction. */
 export function provisionKeys(ctx: ProvisioningContext, input: Omit<ProvisioningInput, 'pairing'>): ProvisionedKeys {
   const { store, vault, random, clock, config } = ctx;
-  if (vault.state !== 'uninitialised') {
+  // A zeroized device: the vault is erased and the identity record gone (main.ts, zeroize).
+  const zeroized = vault.state === 'erased' && identityPublicKey(store) === undefined;
+  if (vault.state !== 'uninitialised' && !zeroized) {
     throw new HsmError('ALREADY_PROVISIONED', 'the device is provisioned; zeroize it before provisioning again');
   }
   checkPinFormat(input.pin);

@@ -91,6 +91,25 @@ export const requestCounterCollection = defineCollection('hot.requests-head', z.
 export const unsignedTxCollection = defineCollection('hot.unsigned-txs', z.strictObject({ userTxNo: z.string() }));
 const HEAD = 'head';
 
+/**
+ * Fails every request still waiting for HSM-Cold (zeroize: the keys it was accepted under are
+ * gone) and releases their unsigned transactions; returns how many. Runs in the caller's `tx`.
+ */
+export function failPendingRequests(tx: WriteTx, code: string, message: string, now: number): number {
+  let failed = 0;
+  for (const { key } of [...tx.range(pendingRequestsCollection)]) {
+    const userTxNo = key as string;
+    tx.del(pendingRequestsCollection, userTxNo);
+    const record = tx.get(requestsCollection, userTxNo);
+    if (record === undefined || record.status !== TX_STATUS.pending) continue;
+    tx.put(requestsCollection, userTxNo, { ...record, status: TX_STATUS.failed, failure: { code, message }, txAt: now });
+    if (record.unsignedHash !== undefined && tx.get(unsignedTxCollection, record.unsignedHash)?.userTxNo === userTxNo) tx.del(unsignedTxCollection, record.unsignedHash);
+    tx.audit('tx.failed', { userTxNo, code });
+    failed += 1;
+  }
+  return failed;
+}
+
 /** A tx_request as the host API hands it over (seed field names, already type-checked). */
 export interface TxRequestParams {
   coin_code: string;

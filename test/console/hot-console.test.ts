@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiKeysCollection } from '../../hsm-hot/api-keys.ts';
-import { HOT_SEED_SECRET } from '../../hsm-hot/accounts.ts';
+import { HOT_SEED_SECRET, hotAccountsCollection } from '../../hsm-hot/accounts.ts';
 import { coldEventCollection, coldStatusCollection } from '../../hsm-hot/cold-link.ts';
 import { hotConsole } from '../../hsm-hot/console-commands.ts';
 import { HOT_COLLECTIONS } from '../../hsm-hot/main.ts';
@@ -14,9 +14,11 @@ import { CommandRegistry } from '../../shared/console/registry.ts';
 import { CONSOLE_COLLECTIONS } from '../../shared/console/collections.ts';
 import { CONSOLE_OPERATOR } from '../../shared/console/operator.ts';
 import { bytesToHex } from '../../shared/crypto/hash.ts';
-import { LINK_KEY_SECRET } from '../../shared/link/pairing.ts';
+import { LINK_KEY_SECRET, createPairingFile, pairingCollection, pairingRecord } from '../../shared/link/pairing.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { auditTail } from '../../shared/store/audit.ts';
+import { identityPublicKey } from '../../shared/store/identity.ts';
+import { SYSTEM_COLLECTIONS } from '../../shared/store/system-collections.ts';
 import { Vault } from '../../shared/store/vault.ts';
 import { CHANNEL_ID, HOT_MNEMONIC, PIN, PLATFORM, READER, STRANGER, testKey, vcCode } from '../hot/wallet-fixture.ts';
 import { HotConsoleRig, PASSWORD } from './hot-rig.ts';
@@ -77,11 +79,13 @@ describe('HSM-Hot console: the command set', () => {
       lock: 'privileged',
       pair: 'privileged',
       provision: 'privileged',
+      reboot: 'privileged',
       requests: 'read',
       selftest: 'read',
       status: 'read',
       time: 'read',
       unlock: 'privileged',
+      zeroize: 'destructive',
     });
     // The store holds the console's records, as serveConsole requires.
     for (const c of CONSOLE_COLLECTIONS) expect(HOT_COLLECTIONS).toContain(c);
@@ -101,7 +105,8 @@ describe('HSM-Hot console: the command set', () => {
     expect(help).toMatch(/unlock +unlock the vault .*\[2FA\]/);
     expect(help).toMatch(/api-keys add <key> <scopes> \[label\] +register another platform key .*\[2FA\]/);
     expect(help).toMatch(/provision +guided provisioning: .*\[2FA\]/);
-    expect(help).not.toMatch(/zeroize|reboot/);
+    expect(help).toMatch(/reboot +restart the device's link and host API from boot .*\[2FA\]/);
+    expect(help).toMatch(/zeroize +erase every secret .*\[2FA, two-step\]/);
   });
 });
 
@@ -216,6 +221,83 @@ describe('HSM-Hot console: privileged commands', () => {
     expect(await r.enter('status')).toMatch(/hsm-hot\(running\/link:up\)\$ $/);
     expect(r.screen()).not.toContain(PIN);
     expect(r.screen()).not.toContain('999999');
+  });
+
+  it('reboot comes back locked; unlock runs it again with the same identity on the same host API URL', async () => {
+    const r = await loggedIn();
+    const url = r.rig.url;
+    const identity = r.rig.hot.identity;
+    const rebooted = await r.privileged('reboot');
+    expect(rebooted).toContain('rebooting...');
+    expect(rebooted).toContain('rebooted; HSM-Hot is locked');
+    expect(r.rig.hot.state).toBe('locked');
+    expect(await r.enter('status')).toMatch(/vault +locked \(10 PIN attempts left\)[\s\S]*host API +not listening[\s\S]*hsm-hot\(locked\)\$ $/);
+    expect(await r.privileged('lock')).toContain('lock needs HSM-Hot to be running; it is locked [CONSOLE_WRONG_STATE]');
+
+    await r.privileged('unlock');
+    expect(await r.enter(PIN)).toContain('unlocked; HSM-Hot is running');
+    expect(r.rig.hot.identity).toBe(identity);
+    expect(r.rig.url).toBe(url);
+    await r.rig.until(() => r.rig.hot.linkUp);
+    await ping(r, 'after-reboot');
+    const kinds = auditTail(r.rig.hot.store, 30).map((e) => `${e.kind}:${String(e.details.command ?? '')}:${String(e.details.outcome ?? '')}`);
+    expect(kinds).toContain('console.privileged:reboot:done');
+    expect(r.screen()).not.toContain(PIN);
+  });
+
+  it('zeroize asks for a confirmation; a wrong or reused code changes nothing; confirmed, it erases every secret and the provisioning', async () => {
+    const r = await loggedIn();
+    const shown = secrets(r);
+    const store = r.rig.hot.store;
+    const kept = [SYSTEM_COLLECTIONS.secrets, SYSTEM_COLLECTIONS.identity, SYSTEM_COLLECTIONS.vault, apiKeysCollection, hotAccountsCollection, pairingCollection];
+    const before = storeSnapshot(store, kept);
+
+    const code = await r.freshCode();
+    const first = await r.privileged('zeroize', code);
+    expect(first).toContain('zeroize erases the hot seed, the identity key and the link key,');
+    expect(first).toContain('Only the mnemonic written down at provisioning can restore the hot keys.');
+    const id = /confirm ([0-9a-f]{8})/.exec(first)![1]!;
+    expect(r.rig.hot.state).toBe('running');
+    expect(storeSnapshot(store, kept)).toEqual(before);
+
+    expect(await r.privileged(`confirm ${id}`, code)).toContain('that code was already used; wait for the next one');
+    const wrong = String((Number(await r.freshCode()) + 1) % 1_000_000).padStart(6, '0');
+    expect(await r.privileged(`confirm ${id}`, wrong)).toContain('wrong code');
+    expect(r.rig.hot.state).toBe('running');
+    expect(storeSnapshot(store, kept)).toEqual(before);
+    expect(auditTail(store, 50).some((e) => e.kind === 'hot.zeroized')).toBe(false);
+
+    expect(await r.privileged(`confirm ${id}`)).toContain('zeroized; HSM-Hot waits to be provisioned again');
+    expect(r.rig.hot.state).toBe('uninitialised');
+    expect(r.session.prompt()).toBe('hsm-hot(uninitialised)$ ');
+    expect(store.count(SYSTEM_COLLECTIONS.secrets)).toBe(0);
+    expect(r.rig.hot.vaultState?.state).toBe('erased');
+    expect(r.rig.hot.identity).toBeUndefined();
+    expect(pairingRecord(store)).toBeUndefined();
+    expect(store.count(apiKeysCollection)).toBe(0);
+    expect(store.count(hotAccountsCollection)).toBe(0);
+    const vault = new Vault(store, new SeededRandom('after zeroize'));
+    expect(() => vault.unlock(PIN)).toThrow(/erased/);
+    expect(() => vault.getSecret(HOT_SEED_SECRET)).toThrow();
+    const audit = auditTail(store, 50);
+    expect(audit.find((e) => e.kind === 'hot.zeroized')?.details).toMatchObject({ reason: 'zeroized from the console' });
+    expect(audit.map((e) => `${e.kind}:${String(e.details.command ?? '')}:${String(e.details.outcome ?? '')}`)).toContain('console.privileged:zeroize:done');
+    expect(await r.enter('status')).toMatch(/state +uninitialised\n[\s\S]*vault +erased\n[\s\S]*link +not paired/);
+    expect(await r.privileged('unlock')).toContain('unlock needs HSM-Hot to be locked; it is uninitialised [CONSOLE_WRONG_STATE]');
+    expect(await r.privileged('provision')).toMatch(/new mnemonic or restore one\? \(new, restore\) \[new\]: $/);
+    await r.enter('\x03');
+
+    // Provisioned again (paired by file with the stand-in's identity), it runs.
+    const coldIdentity = identityPublicKey(r.rig.cold.store)!;
+    const again = await r.rig.hot.provision({
+      pin: PIN,
+      mnemonic: { restore: HOT_MNEMONIC },
+      platformKeys: [{ key: PLATFORM.publicKey, scopes: ['tx:read'] }],
+      pairing: { method: 'file', file: (hot) => createPairingFile(hot, coldIdentity, r.rig.random.fork('pairing again')) },
+    });
+    expect(again.paired).toBe(true);
+    expect(await r.enter('status')).toMatch(/hsm-hot\(running\/link:(up|down)\)\$ $/);
+    expectNoSecrets(r.screen(), shown);
   });
 
   it('pair shows the pairing of a paired device', async () => {

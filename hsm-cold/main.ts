@@ -638,7 +638,9 @@ export class ColdDevice {
 
   private sampleTime(r: Running): void {
     const { clock } = this.options;
-    if (r.link?.session.isUp) {
+    // One question at a time: a second one would move `hotTimeAskedAt` under the first answer.
+    const asking = r.hotTimeAskedAt !== undefined && clock.now() - r.hotTimeAskedAt <= MAX_TIME_SAMPLE_ROUND_TRIP_MS;
+    if (r.link?.session.isUp && !asking) {
       r.hotTimeAskedAt = clock.now();
       void r.link.rpc.call('link.time', {}).catch(() => undefined);
     }

@@ -7,7 +7,7 @@ import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ProcessDevices } from '../../hw-profiles/sim/devices-processes.ts';
 import type { Rig } from '../../hw-profiles/sim/rig.ts';
-import { channelOpen, openApi, testRig } from './rig-helpers.ts';
+import { channelOpen, control, openApi, testRig } from './rig-helpers.ts';
 
 const PAYEE = '1MCs9SZwLg9JvLo6pzvVBWtmSV1dakwyM1';
 
@@ -40,11 +40,6 @@ async function withdraw(rig: Rig, sats: number): Promise<string> {
   return rig.vweb.withdrawal(id)?.txHash as string;
 }
 
-async function control(rig: Rig, body: unknown): Promise<{ status: number; body: any }> {
-  const request = fetch(`${rig.ready.control}/control/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() }));
-  return rig.settle(request, 'the control server', 1_800_000);
-}
-
 describe('the rig with separate device processes', () => {
   it('runs each device in its own process on real ptys; kills and link noise lose nothing', async () => {
     const rig = await testRig({ seed: 'processes', processes: true });
@@ -68,7 +63,7 @@ describe('the rig with separate device processes', () => {
       const tx1 = await withdraw(rig, 20_000);
 
       // A power cut of HSM-Hot: a new process, the same device (identity, host API, nonces).
-      expect(await control(rig, { fault: 'kill', device: 'hot' })).toEqual({ status: 200, body: { result: true } });
+      expect(await control(rig, '/control/fault', { fault: 'kill', device: 'hot' })).toEqual({ status: 200, body: { result: true } });
       const second = devices.pids();
       expect(second.hot).not.toBe(first.hot);
       expect(alive(first.hot as number)).toBe(false);
@@ -78,7 +73,7 @@ describe('the rig with separate device processes', () => {
       const tx2 = await withdraw(rig, 21_000);
 
       // A power cut of HSM-Cold: the channel survives, approvals go on.
-      await control(rig, { fault: 'kill', device: 'cold' });
+      await control(rig, '/control/fault', { fault: 'kill', device: 'cold' });
       const third = devices.pids();
       expect(third.cold).not.toBe(first.cold);
       expect(alive(first.cold as number)).toBe(false);
@@ -86,9 +81,9 @@ describe('the rig with separate device processes', () => {
       expect(rig.vDevice?.currentChannel()?.cId).toBe(cId);
 
       // A noisy link between the two processes: frames are resent, nothing is applied twice.
-      await control(rig, { fault: 'link-noise', bitFlipRate: 0.0005 });
+      await control(rig, '/control/fault', { fault: 'link-noise', bitFlipRate: 0.0005 });
       const tx4 = await withdraw(rig, 23_000);
-      await control(rig, { fault: 'link-noise', bitFlipRate: 0 });
+      await control(rig, '/control/fault', { fault: 'link-noise', bitFlipRate: 0 });
       expect(new Set([tx1, tx2, tx3, tx4]).size).toBe(4);
       for (const tx of [tx1, tx2, tx3, tx4]) expect(rig.chain.transaction(tx)).toBeDefined();
       for (const tx of [tx1, tx4]) expect((await rig.settle(openApi(rig, `/tx/detail/${tx}`), 'the tx detail')).status).toBe(200);

@@ -51,6 +51,15 @@ export async function openApi<T = any>(
   return { status: response.status, body: text === '' ? null : JSON.parse(text) };
 }
 
+/** A request to the rig's control server (GET without a body); world time moves while it is answered, as some answers need the devices. */
+export async function control(rig: Rig, path: string, body?: unknown): Promise<ApiResponse> {
+  const request = fetch(`${rig.ready.control}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  }).then(async (response) => ({ status: response.status, body: await response.json() }));
+  return rig.settle(request, `the answer to ${path}`, 1_800_000);
+}
+
 /** The POST tx/request form the V-Device would send, signed with its current channel key. */
 export function vDeviceForm(rig: Rig, userTxNo: string, outs: string, isDynamicFee: 0 | 1 = 1): Record<string, string> {
   const channel = rig.vDevice?.currentChannel();

@@ -2,22 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { describeSms } from '../../hw-profiles/sim/events.ts';
 import { Rig } from '../../hw-profiles/sim/rig.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { FAST_KDF, channelOpen, openApi, testRig } from './rig-helpers.ts';
+import { FAST_KDF, channelOpen, control, openApi, testRig } from './rig-helpers.ts';
 
 const PAYEE = '1MCs9SZwLg9JvLo6pzvVBWtmSV1dakwyM1';
-
-/** A control request; world time moves while it is answered, as some answers need the devices. */
-async function control(rig: Rig, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  return rig.settle(controlRequest(rig, path, body), `the answer to ${path}`);
-}
-
-async function controlRequest(rig: Rig, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${rig.ready.control}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 /** Reads server-sent events from `url` until `enough` says so. */
 async function readEvents(url: string, enough: (events: Array<{ id: number; event: string; data: any }>) => boolean, headers: Record<string, string> = {}) {

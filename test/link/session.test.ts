@@ -260,3 +260,90 @@ describe('link session: authentication', () => {
     expect(cold.stats().staleFrames).toBe(staleBefore + 1);
   });
 });
+
+describe('link session: control frames cannot end a session unless the peer sent them for it', () => {
+  /** Up session, then one genuine ERR{UNKNOWN_SESSION} provoked and recovered from: a second session. */
+  async function secondSession(): Promise<{ relay: FrameRelay; hot: ReturnType<typeof makeSession>; cold: ReturnType<typeof makeSession> }> {
+    const relay = new FrameRelay();
+    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 5);
+    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 7);
+    hot.start();
+    cold.start();
+    await until(relay.clock, () => hot.isUp && cold.isUp);
+    relay.filter = (dir, frame) => (dir === 'hot>cold' && frame.type === FRAME_TYPE.DATA ? encodeFrame({ ...frame, dstEpoch: 6 }) : 'forward');
+    hot.send(text('to a session cold does not have'));
+    await until(relay.clock, () => hot.stats().errorsReceived > 0);
+    relay.filter = () => 'forward';
+    await until(relay.clock, () => hot.stats().handshakes === 2 && hot.isUp && cold.isUp);
+    return { relay, hot, cold };
+  }
+
+  it('a forged ERR{UNKNOWN_SESSION} with a valid CRC and the right epochs is counted and ignored', async () => {
+    const relay = new FrameRelay();
+    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 5);
+    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 7);
+    const atCold = collectMessages(cold);
+    hot.start();
+    cold.start();
+    await until(relay.clock, () => hot.isUp && cold.isUp);
+    const downs: string[] = [];
+    hot.onDown(({ reason }) => downs.push(reason));
+    const failures = hot.stats().authFailures;
+    // What anyone on the wire can write: the code, and even the tag of a frame hot really sent.
+    const sealed = relay.framesOf('hot>cold').find((f) => f.type === FRAME_TYPE.ACK || f.type === FRAME_TYPE.DATA);
+    const quoted = sealed?.payload ?? new Uint8Array(16);
+    for (const payload of [Uint8Array.of(1), Uint8Array.of(1, ...quoted), Uint8Array.of(1, ...quoted, ...new Uint8Array(16))]) {
+      relay.inject('hot', encodeFrame({ type: FRAME_TYPE.ERR, flags: 0, srcEpoch: 7, dstEpoch: 5, seq: 0, ack: 0, payload }));
+    }
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(hot.stats().handshakes).toBe(1);
+    expect(hot.stats().authFailures).toBe(failures + 3);
+    hot.send(text('still up'));
+    await until(relay.clock, () => atCold.length === 1);
+  });
+
+  it('a genuine ERR recorded in an earlier session and replayed does not end the current one', async () => {
+    const { relay, hot, cold } = await secondSession();
+    const err = relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.ERR)!;
+    const downs: string[] = [];
+    hot.onDown(({ reason }) => downs.push(reason));
+    const stale = hot.stats().staleFrames;
+    relay.inject('hot', err.wire);
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(hot.stats().staleFrames).toBe(stale + 1);
+    expect(hot.isUp && cold.isUp).toBe(true);
+  });
+
+  it('a HELLO of an earlier handshake, replayed, is stale: it does not start a new session', async () => {
+    const { relay, hot, cold } = await secondSession();
+    const hellos = relay.captured.filter((c) => c.dir === 'hot>cold' && c.frame.type === FRAME_TYPE.HELLO);
+    const first = hellos[0]!;
+    expect(hellos.some((h) => Buffer.compare(h.frame.payload.subarray(0, 16), first.frame.payload.subarray(0, 16)) !== 0)).toBe(true);
+    const downs: string[] = [];
+    cold.onDown(({ reason }) => downs.push(reason));
+    const stale = cold.stats().staleFrames;
+    relay.inject('cold', first.wire);
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(cold.stats().staleFrames).toBe(stale + 1);
+    expect(hot.isUp && cold.isUp).toBe(true);
+  });
+
+  it("a peer's HELLO that lost the race, replayed after the session is up, is stale", async () => {
+    const relay = new FrameRelay();
+    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 4);
+    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 4);
+    hot.start();
+    cold.start();
+    await until(relay.clock, () => hot.isUp && cold.isUp);
+    const coldHello = relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.HELLO)!;
+    const downs: string[] = [];
+    hot.onDown(({ reason }) => downs.push(reason));
+    relay.inject('hot', coldHello.wire);
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(hot.stats().handshakes).toBe(1);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_TYPE, FrameDecoder, MAX_ENCODED, encodeFrame, type Frame } from '../../shared/link/frame.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { FrameRelay, collectMessages, makeSession, until } from '../link/harness.ts';
+import { collectMessages, relayedPair, until } from '../link/harness.ts';
 import { soakCount } from '../helpers/soak.ts';
 
 const STREAMS = soakCount(25_000, 100_000);
@@ -98,13 +98,8 @@ describe('fuzz: link decoder (seeded, fixed counts)', () => {
   });
 
   it(`${SESSION_STREAMS} hostile streams into an up session change nothing but its error counters`, async () => {
-    const relay = new FrameRelay();
-    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 7);
-    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 8);
+    const { relay, hot, cold } = await relayedPair(7, 8);
     const delivered = collectMessages(cold);
-    hot.start();
-    cold.start();
-    await until(relay.clock, () => hot.isUp && cold.isUp);
     hot.send(Uint8Array.of(42));
     await until(relay.clock, () => delivered.length === 1);
     // Mutate the frames really exchanged (tagged HELLOs, sealed DATA and ACKs) and synthetic ones.

@@ -11,7 +11,7 @@ import { TAG_SIZE } from '../../shared/link/link-crypto.ts';
 import { PROBE_EPOCH } from '../../shared/link/probe.ts';
 import { ERR_BODY, HELLO_ACK_BODY, HELLO_BODY, LINK_ERROR } from '../../shared/link/session.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { BAUD, FrameRelay, collectMessages, makeSession, until, type Direction } from '../link/harness.ts';
+import { BAUD, collectMessages, endFirstSessionWithErr, relayedPair, until, type Direction } from '../link/harness.ts';
 import { soakCount } from '../helpers/soak.ts';
 
 const FORGED = soakCount(4_000, 40_000);
@@ -43,20 +43,12 @@ function plausibleSize(random: SeededRandom, type: FrameType): number {
 describe('fuzz: forged and replayed frames against a live session (seeded, fixed counts)', () => {
   it(`${FORGED} CRC-valid frames of every type without the link key, and replays, change nothing but counters`, async () => {
     const random = new SeededRandom('fuzz-link-forged');
-    const relay = new FrameRelay();
-    const hot = makeSession(relay.clock, relay.hotPort, 'hot', HOT_EPOCH);
-    const cold = makeSession(relay.clock, relay.coldPort, 'cold', COLD_EPOCH);
+    const pair = await relayedPair(HOT_EPOCH, COLD_EPOCH);
+    const { relay, hot, cold } = pair;
     const atCold = collectMessages(cold);
     const atHot = collectMessages(hot);
-    hot.start();
-    cold.start();
-    await until(relay.clock, () => hot.isUp && cold.isUp);
     // An earlier session ended by a genuine ERR, so the capture holds one, and HELLOs of two handshakes.
-    relay.filter = (dir, frame) => (dir === 'hot>cold' && frame.type === FRAME_TYPE.DATA ? encodeFrame({ ...frame, dstEpoch: COLD_EPOCH - 1 }) : 'forward');
-    hot.send(text('lost'));
-    await until(relay.clock, () => hot.stats().errorsReceived > 0);
-    relay.filter = () => 'forward';
-    await until(relay.clock, () => hot.stats().handshakes === 2 && hot.isUp && cold.isUp);
+    await endFirstSessionWithErr(pair);
     expect(relay.captured.some((c) => c.frame.type === FRAME_TYPE.ERR)).toBe(true);
 
     const downs: string[] = [];

@@ -6,7 +6,7 @@
 import { SimulatedClock, type Clock, type TimerHandle } from '../../shared/clock.ts';
 import type { Port, PortCloseInfo } from '../../shared/port.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { FrameDecoder, encodeFrame, type Frame } from '../../shared/link/frame.ts';
+import { FRAME_TYPE, FrameDecoder, encodeFrame, type Frame } from '../../shared/link/frame.ts';
 import { LinkSession, type LinkTimings } from '../../shared/link/session.ts';
 import type { LinkRole } from '../../shared/link/link-crypto.ts';
 import { VirtualSerialPair, type UartFaults } from '../../hw-profiles/sim/uart/virtual-pair.ts';
@@ -87,6 +87,31 @@ export class FrameRelay {
     const out = verdict === 'forward' ? wire : verdict;
     (dir === 'hot>cold' ? this.toCold : this.toHot).write(out);
   }
+}
+
+/** Two sessions joined through a frame relay, started, and up (hot at `hotEpoch`, cold at `coldEpoch`). */
+export async function relayedPair(hotEpoch: number, coldEpoch: number): Promise<{ relay: FrameRelay; hot: LinkSession; cold: LinkSession }> {
+  const relay = new FrameRelay();
+  const hot = makeSession(relay.clock, relay.hotPort, 'hot', hotEpoch);
+  const cold = makeSession(relay.clock, relay.coldPort, 'cold', coldEpoch);
+  hot.start();
+  cold.start();
+  await until(relay.clock, () => hot.isUp && cold.isUp);
+  return { relay, hot, cold };
+}
+
+/**
+ * Ends the relayed pair's first session with a genuine ERR{UNKNOWN_SESSION} (one DATA frame is
+ * readdressed to an epoch cold does not have) and waits for the second session.
+ */
+export async function endFirstSessionWithErr(pair: { relay: FrameRelay; hot: LinkSession; cold: LinkSession }): Promise<void> {
+  const { relay, hot, cold } = pair;
+  const wrongEpoch = cold.stats().epoch - 1;
+  relay.filter = (dir, frame) => (dir === 'hot>cold' && frame.type === FRAME_TYPE.DATA ? encodeFrame({ ...frame, dstEpoch: wrongEpoch }) : 'forward');
+  hot.send(new TextEncoder().encode('to a session cold does not have'));
+  await until(relay.clock, () => hot.stats().errorsReceived > 0);
+  relay.filter = () => 'forward';
+  await until(relay.clock, () => hot.stats().handshakes === 2 && hot.isUp && cold.isUp);
 }
 
 /** Advances until `predicate` holds (or throws after `limitMs` of simulated time). */

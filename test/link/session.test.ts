@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_FLAG, FRAME_TYPE, encodeFrame } from '../../shared/link/frame.ts';
-import { FRAGMENT_SIZE } from '../../shared/link/session.ts';
+import { FRAGMENT_SIZE, type LinkSession } from '../../shared/link/session.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { FrameRelay, collectMessages, directRig, makeSession, until } from './harness.ts';
+import { FrameRelay, collectMessages, directRig, endFirstSessionWithErr, makeSession, relayedPair, until } from './harness.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -262,30 +262,23 @@ describe('link session: authentication', () => {
 });
 
 describe('link session: control frames cannot end a session unless the peer sent them for it', () => {
-  /** Up session, then one genuine ERR{UNKNOWN_SESSION} provoked and recovered from: a second session. */
-  async function secondSession(): Promise<{ relay: FrameRelay; hot: ReturnType<typeof makeSession>; cold: ReturnType<typeof makeSession> }> {
-    const relay = new FrameRelay();
-    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 5);
-    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 7);
-    hot.start();
-    cold.start();
-    await until(relay.clock, () => hot.isUp && cold.isUp);
-    relay.filter = (dir, frame) => (dir === 'hot>cold' && frame.type === FRAME_TYPE.DATA ? encodeFrame({ ...frame, dstEpoch: 6 }) : 'forward');
-    hot.send(text('to a session cold does not have'));
-    await until(relay.clock, () => hot.stats().errorsReceived > 0);
-    relay.filter = () => 'forward';
-    await until(relay.clock, () => hot.stats().handshakes === 2 && hot.isUp && cold.isUp);
-    return { relay, hot, cold };
+  /** Injects `wire` toward `side`: it must be counted as stale and end nothing. */
+  async function expectStale(relay: FrameRelay, side: 'hot' | 'cold', session: LinkSession, wire: Uint8Array): Promise<void> {
+    const downs: string[] = [];
+    session.onDown(({ reason }) => downs.push(reason));
+    const stale = session.stats().staleFrames;
+    const handshakes = session.stats().handshakes;
+    relay.inject(side, wire);
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(session.stats().staleFrames).toBe(stale + 1);
+    expect(session.stats().handshakes).toBe(handshakes);
+    expect(session.isUp).toBe(true);
   }
 
   it('a forged ERR{UNKNOWN_SESSION} with a valid CRC and the right epochs is counted and ignored', async () => {
-    const relay = new FrameRelay();
-    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 5);
-    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 7);
+    const { relay, hot, cold } = await relayedPair(5, 7);
     const atCold = collectMessages(cold);
-    hot.start();
-    cold.start();
-    await until(relay.clock, () => hot.isUp && cold.isUp);
     const downs: string[] = [];
     hot.onDown(({ reason }) => downs.push(reason));
     const failures = hot.stats().authFailures;
@@ -304,46 +297,25 @@ describe('link session: control frames cannot end a session unless the peer sent
   });
 
   it('a genuine ERR recorded in an earlier session and replayed does not end the current one', async () => {
-    const { relay, hot, cold } = await secondSession();
-    const err = relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.ERR)!;
-    const downs: string[] = [];
-    hot.onDown(({ reason }) => downs.push(reason));
-    const stale = hot.stats().staleFrames;
-    relay.inject('hot', err.wire);
-    await relay.clock.advance(100);
-    expect(downs).toEqual([]);
-    expect(hot.stats().staleFrames).toBe(stale + 1);
-    expect(hot.isUp && cold.isUp).toBe(true);
+    const pair = await relayedPair(5, 7);
+    await endFirstSessionWithErr(pair);
+    const err = pair.relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.ERR)!;
+    await expectStale(pair.relay, 'hot', pair.hot, err.wire);
   });
 
   it('a HELLO of an earlier handshake, replayed, is stale: it does not start a new session', async () => {
-    const { relay, hot, cold } = await secondSession();
-    const hellos = relay.captured.filter((c) => c.dir === 'hot>cold' && c.frame.type === FRAME_TYPE.HELLO);
+    const pair = await relayedPair(5, 7);
+    await endFirstSessionWithErr(pair);
+    const hellos = pair.relay.captured.filter((c) => c.dir === 'hot>cold' && c.frame.type === FRAME_TYPE.HELLO);
     const first = hellos[0]!;
     expect(hellos.some((h) => Buffer.compare(h.frame.payload.subarray(0, 16), first.frame.payload.subarray(0, 16)) !== 0)).toBe(true);
-    const downs: string[] = [];
-    cold.onDown(({ reason }) => downs.push(reason));
-    const stale = cold.stats().staleFrames;
-    relay.inject('cold', first.wire);
-    await relay.clock.advance(100);
-    expect(downs).toEqual([]);
-    expect(cold.stats().staleFrames).toBe(stale + 1);
-    expect(hot.isUp && cold.isUp).toBe(true);
+    await expectStale(pair.relay, 'cold', pair.cold, first.wire);
   });
 
   it("a peer's HELLO that lost the race, replayed after the session is up, is stale", async () => {
-    const relay = new FrameRelay();
-    const hot = makeSession(relay.clock, relay.hotPort, 'hot', 4);
-    const cold = makeSession(relay.clock, relay.coldPort, 'cold', 4);
-    hot.start();
-    cold.start();
-    await until(relay.clock, () => hot.isUp && cold.isUp);
+    const { relay, hot, cold } = await relayedPair(4, 4);
     const coldHello = relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.HELLO)!;
-    const downs: string[] = [];
-    hot.onDown(({ reason }) => downs.push(reason));
-    relay.inject('hot', coldHello.wire);
-    await relay.clock.advance(100);
-    expect(downs).toEqual([]);
-    expect(hot.stats().handshakes).toBe(1);
+    await expectStale(relay, 'hot', hot, coldHello.wire);
+    expect(cold.isUp).toBe(true);
   });
 });

@@ -63,9 +63,18 @@ describe('fuzz: forged and replayed frames against a live session (seeded, fixed
     /** Header fields from what the line shows: both epochs, nearby numbers, and a few odd ones. */
     const epoch = (): number => random.pick([HOT_EPOCH, COLD_EPOCH, HOT_EPOCH + 1, COLD_EPOCH + 1, 0, PROBE_EPOCH, random.uint32()]);
     const small = (): number => random.pick([0, 1, 2, 3, random.int(40), random.int(0x10000)]);
+    /** What the line has shown so far, by direction (the relay's capture, read as it grows). */
+    const seen: Record<Direction, Array<(typeof relay.captured)[number]>> = { 'hot>cold': [], 'cold>hot': [] };
+    let read = 0;
+    const look = (): void => {
+      for (; read < relay.captured.length; read++) {
+        const c = relay.captured[read]!;
+        seen[c.dir].push(c);
+      }
+    };
     const seenTag = (toward: 'hot' | 'cold'): Uint8Array => {
       const own: Direction = toward === 'hot' ? 'hot>cold' : 'cold>hot';
-      const sealed = relay.captured.filter((c) => c.dir === own && c.frame.payload.length >= TAG_SIZE && (c.frame.flags & FRAME_FLAG.ENC) !== 0).slice(-20);
+      const sealed = seen[own].slice(-40).filter((c) => c.frame.payload.length >= TAG_SIZE && (c.frame.flags & FRAME_FLAG.ENC) !== 0);
       const frame = sealed.length > 0 ? random.pick(sealed).frame : undefined;
       return frame === undefined ? random.bytes(TAG_SIZE) : frame.payload.subarray(frame.payload.length - TAG_SIZE);
     };
@@ -93,8 +102,8 @@ describe('fuzz: forged and replayed frames against a live session (seeded, fixed
 
     const replay = (toward: 'hot' | 'cold'): Uint8Array => {
       const from: Direction = toward === 'cold' ? 'hot>cold' : 'cold>hot';
-      const pool = relay.captured.filter((c) => c.dir === from || random.chance(0.1)); // reflections too
-      const original = random.pick(pool);
+      const reflected: Direction = from === 'hot>cold' ? 'cold>hot' : 'hot>cold';
+      const original = random.pick(seen[random.chance(0.1) ? reflected : from]); // the target's own frames reflected, too
       if (random.chance(0.6)) return original.wire;
       // The genuine payload (tag included) under a header the forger changed.
       return encodeFrame({ ...original.frame, seq: random.chance(0.5) ? small() : original.frame.seq, ack: random.chance(0.5) ? small() : original.frame.ack, srcEpoch: random.chance(0.2) ? epoch() : original.frame.srcEpoch });
@@ -102,6 +111,7 @@ describe('fuzz: forged and replayed frames against a live session (seeded, fixed
 
     let lineMs = 0;
     for (let i = 0; i < FORGED; i++) {
+      look();
       const toward = random.chance(0.5) ? 'hot' : 'cold';
       let wire: Uint8Array;
       if (random.chance(0.25)) {
@@ -146,5 +156,5 @@ describe('fuzz: forged and replayed frames against a live session (seeded, fixed
     expect([...byType.keys()].sort()).toEqual([...ALL_TYPES].sort());
     const rejected = (s: typeof after.hot, b: typeof before.hot): number => s.authFailures - b.authFailures + (s.staleFrames - b.staleFrames) + (s.duplicates - b.duplicates);
     expect(rejected(after.hot, before.hot) + rejected(after.cold, before.cold)).toBeGreaterThan(injected.forged * 0.75);
-  }, 120_000);
+  }, 600_000);
 });

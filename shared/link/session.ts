@@ -341,8 +341,8 @@ export class LinkSession {
     const answered = this.lastHelloAck;
     const sameAsAnswered = answered?.peerNonce === hex(peerNonce) && answered.peerEpoch === frame.srcEpoch;
     // A repeated HELLO (our HELLO_ACK was lost): answer it again, byte for byte.
-    if (sameAsAnswered && this.stateValue === 'up') {
-      this.writeWire((answered as { wire: Uint8Array }).wire);
+    if (answered !== undefined && sameAsAnswered && this.stateValue === 'up') {
+      this.writeWire(answered.wire);
       return;
     }
     // A handshake of the peer older than one this side already took part in: a replay. (The
@@ -374,6 +374,7 @@ export class LinkSession {
       this.counters.staleFrames++;
       return;
     }
+    this.lastHelloAck = undefined; // this session is the answer to our HELLO: no older HELLO of the peer waits for one
     this.establish(frame.srcEpoch, { initiator: this.helloNonce, responder: body.subarray(NONCE_SIZE, 2 * NONCE_SIZE) }, readU32be(body, 2 * NONCE_SIZE));
   }
 

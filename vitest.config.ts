@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // `npm test`: every *.test.ts but the soak files. `npm run soak` (HSM_SOAK=1): the *.soak.test.ts
@@ -12,6 +13,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two files at a time even on two cores (vitest's default there is one): many tests spend
+    // their time waiting on child processes, ptys and sockets, and a second worker fills it.
+    // Tests wait for the states they need, never for durations, so sharing the cores makes
+    // them slower, not flaky.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     reporters: ['default'],
   },
 });

@@ -6,7 +6,7 @@
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
 import { addressBatchFigures, batchJobMemoryFigure, messageVerifyFigure } from '../bench/crypto.ts';
-import { linkGoodputFigure, linkRttFigure } from '../bench/link.ts';
+import { linkMeasuredGoodputFigure, linkProtocolEfficiencyFigure, linkRttFigure } from '../bench/link.ts';
 import { run } from './output.ts';
 
 export function registerBench(program: Command): void {
@@ -17,7 +17,7 @@ export function registerBench(program: Command): void {
     .action((options: { quick?: boolean }) =>
       run({ json: true }, async () => {
         const quick = options.quick ?? false;
-        const figures = [...addressBatchFigures(quick), messageVerifyFigure(quick), await linkGoodputFigure(), await linkRttFigure()];
+        const figures = [...addressBatchFigures(quick), messageVerifyFigure(quick), await linkProtocolEfficiencyFigure(), await linkMeasuredGoodputFigure(quick), await linkRttFigure()];
         const batchJobMemory = await batchJobMemoryFigure(quick);
         const result = {
           node: process.version,

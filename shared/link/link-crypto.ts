@@ -2,15 +2,16 @@
  * Link authentication and encryption (layer 3; notes/serial-link.md §1, "Option A").
  *
  * The pairing gives both devices one 32-byte link key. From it:
- *   helloKey(sender)  = HKDF-SHA256(linkKey, salt = "", info = "hsmlink v1 hello " ‖ sender)
+ *   controlKey(sender) = HKDF-SHA256(linkKey, salt = "", info = "hsmlink v1 hello " ‖ sender)
  *   key(dir)          = HKDF-SHA256(linkKey, salt = initiatorNonce ‖ responderNonce,
  *                              info = "hsmlink v1 " ‖ dir ‖ u32(hotEpoch) ‖ u32(coldEpoch))
  *                       for dir ∈ {"hot>cold", "cold>hot"}: fresh keys for every handshake.
  *
- * HELLO and HELLO_ACK carry a 16-byte HMAC-SHA256 tag under the sender's helloKey over
- * header ‖ body, so an unpaired or impostor device cannot start a session, and a device's own
- * HELLO reflected back to it is not mistaken for its peer's. Every later frame (DATA, ACK, PING, PONG)
- * is AES-256-GCM sealed with the header as associated data:
+ * The frames sent outside a session (HELLO, HELLO_ACK and ERR) carry a 16-byte HMAC-SHA256 tag
+ * under the sender's control key over header ‖ body, so an unpaired or impostor device can
+ * neither start a session nor end one, and a device's own frame reflected back to it is not
+ * mistaken for its peer's. Every frame of a session (DATA, ACK, PING, PONG) is AES-256-GCM sealed
+ * with the header as associated data:
  *   payload = ciphertext ‖ tag(16)
  *   iv      = type(1) ‖ flags(1) ‖ seq(2) ‖ ack(2) ‖ 0x000000000000
  * The IV is unique per distinct plaintext within a session: a DATA sequence number names one
@@ -39,17 +40,17 @@ function epochBytes(n: number): Buffer {
   return b;
 }
 
-/** Key that tags the HELLO and HELLO_ACK frames `sender` sends. */
-export function helloKey(linkKey: Uint8Array, sender: LinkRole): Uint8Array {
+/** Key that tags the control frames (HELLO, HELLO_ACK, ERR) `sender` sends. */
+export function controlKey(linkKey: Uint8Array, sender: LinkRole): Uint8Array {
   return hkdf(linkKey, new Uint8Array(), Buffer.from(`hsmlink v1 hello ${sender}`));
 }
 
-export function helloTag(key: Uint8Array, header: Uint8Array, body: Uint8Array): Uint8Array {
+export function controlTag(key: Uint8Array, header: Uint8Array, body: Uint8Array): Uint8Array {
   return new Uint8Array(createHmac('sha256', key).update(header).update(body).digest().subarray(0, TAG_SIZE));
 }
 
-export function helloTagValid(key: Uint8Array, header: Uint8Array, body: Uint8Array, tag: Uint8Array): boolean {
-  const expected = helloTag(key, header, body);
+export function controlTagValid(key: Uint8Array, header: Uint8Array, body: Uint8Array, tag: Uint8Array): boolean {
+  const expected = controlTag(key, header, body);
   return tag.length === TAG_SIZE && timingSafeEqual(expected, tag);
 }
 

@@ -2,10 +2,12 @@
  * The link session (layers 2-3; notes/serial-link.md §1 "ARQ" and "Session setup"):
  * handshake, stop-and-wait ARQ, fragmentation, keepalive and re-keying over one `Port`.
  *
- * - Handshake: HELLO{nonce} every ~500 ms (±20 %) until a HELLO_ACK{echo, nonce} arrives;
- *   both are tagged with the pairing's hello key. If both sides say HELLO at once, HSM-Cold
- *   answers HSM-Hot's and drops its own. A HELLO with a higher epoch means the peer rebooted:
- *   the session resets. Epochs only go up; lower ones are stale and dropped.
+ * - Handshake: HELLO{nonce, number} every ~500 ms (±20 %) until a HELLO_ACK{echo, nonce, number}
+ *   arrives; both are tagged with the pairing's control key. If both sides say HELLO at once,
+ *   HSM-Cold answers HSM-Hot's and drops its own. A HELLO with a higher epoch means the peer
+ *   rebooted: the session resets. Epochs only go up; lower ones are stale and dropped. Within
+ *   one boot, handshake numbers only go up too: a recorded HELLO replayed later is stale, and
+ *   cannot end the session it once started (docs/link-protocol.md).
  * - ARQ: one DATA frame in flight per direction, 16-bit sequence numbers, cumulative ACKs
  *   (piggybacked when a reply is ready, bare otherwise), retransmission with RFC 6298 RTT
  *   estimation, exponential backoff and jitter; after `maxRetries` the link is reported down
@@ -13,8 +15,10 @@
  * - Damage feedback: a receiver that drops a damaged frame answers with its current ACK at
  *   once; a sender whose frame should have arrived by then and is acknowledged only up to the
  *   one before it retransmits without waiting for the timeout (once per transmission).
- * - A frame naming a session the receiver does not have gets ERR{UNKNOWN_SESSION}, which makes
- *   the sender handshake again.
+ * - A frame naming a session the receiver does not have gets ERR{UNKNOWN_SESSION}, tagged with
+ *   the control key and quoting the frame's tag; it makes the sender handshake again only when
+ *   it quotes a frame the sender sent in the session it holds. Nothing unauthenticated changes
+ *   session state: such frames are dropped and counted (`authFailures`).
  * - Messages larger than one frame travel as consecutive DATA frames with the MORE flag.
  * - Nothing here is durable: queued messages are dropped when a session ends. Exactly-once
  *   delivery is the RPC layer's job (rpc.ts), which re-sends on every new session.
@@ -31,9 +35,9 @@ import {
   NONCE_SIZE,
   TAG_SIZE,
   deriveSessionKeys,
-  helloKey,
-  helloTag,
-  helloTagValid,
+  controlKey,
+  controlTag,
+  controlTagValid,
   open,
   otherRole,
   seal,
@@ -43,6 +47,14 @@ import {
 
 /** ERR frame payload codes. */
 export const LINK_ERROR = { UNKNOWN_SESSION: 1 } as const;
+/** HELLO body: nonce(16) ‖ handshake number (u32 BE); the control tag follows. */
+export const HELLO_BODY = NONCE_SIZE + 4;
+/** HELLO_ACK body: echoed nonce(16) ‖ nonce(16) ‖ the responder's handshake number (u32 BE). */
+export const HELLO_ACK_BODY = 2 * NONCE_SIZE + 4;
+/** ERR body: code(1) ‖ the last 16 payload bytes of the frame it answers (its AEAD tag). */
+export const ERR_BODY = 1 + TAG_SIZE;
+/** Sealed frames remembered per session, so an ERR can be checked against what was really sent. */
+const SENT_TAGS_KEPT = 32;
 /** Largest message the session reassembles (fragments beyond this are a protocol error). */
 export const MAX_MESSAGE = 256 * 1024;
 /** Data bytes one DATA frame carries once sealed. */
@@ -134,10 +146,10 @@ export class LinkSession {
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly linkKey: Uint8Array;
-  /** Tags our HELLO / HELLO_ACK frames. */
-  private readonly ownHelloKey: Uint8Array;
+  /** Tags our HELLO / HELLO_ACK / ERR frames. */
+  private readonly ownControlKey: Uint8Array;
   /** Checks the peer's. */
-  private readonly peerHelloKey: Uint8Array;
+  private readonly peerControlKey: Uint8Array;
   private readonly timings: LinkTimings;
   private readonly byteTimeMs: number;
   private readonly log: Logger;
@@ -150,8 +162,14 @@ export class LinkSession {
   private keys: SessionKeys | undefined;
   private helloNonce: Uint8Array | undefined;
   private helloTimer: TimerHandle | undefined;
+  /** Handshakes this side started in this boot; its HELLOs carry the number. */
+  private handshakeNumber = 0;
+  /** The newest handshake of the peer this side took part in: older HELLOs are replays. */
+  private peerHandshake: { epoch: number; number: number } | undefined;
   /** The HELLO_ACK last sent, replayed when the same HELLO arrives again. */
   private lastHelloAck: { peerNonce: string; peerEpoch: number; wire: Uint8Array } | undefined;
+  /** AEAD tags of the frames sent in this session, oldest first (an ERR must quote one). */
+  private sentTags: string[] = [];
 
   private nextSeq = 1;
   private lastDelivered = 0;
@@ -205,8 +223,8 @@ export class LinkSession {
     this.clock = options.clock;
     this.random = options.random;
     this.linkKey = Uint8Array.from(options.linkKey);
-    this.ownHelloKey = helloKey(options.linkKey, options.role);
-    this.peerHelloKey = helloKey(options.linkKey, otherRole(options.role));
+    this.ownControlKey = controlKey(options.linkKey, options.role);
+    this.peerControlKey = controlKey(options.linkKey, otherRole(options.role));
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
     this.byteTimeMs = 10_000 / options.baudRate;
     this.log = options.log ?? silentLogger;
@@ -299,47 +317,54 @@ export class LinkSession {
     this.stateValue = 'handshaking';
     this.helloNonce = this.random.bytes(NONCE_SIZE);
     this.counters.handshakes++;
+    this.handshakeNumber++;
     this.sendHello();
   }
 
   private sendHello(): void {
     if (this.stateValue !== 'handshaking' || this.helloNonce === undefined) return;
     const header = { type: FRAME_TYPE.HELLO, flags: 0, srcEpoch: this.epoch, dstEpoch: 0, seq: 0, ack: 0 } as const;
-    const body = this.helloNonce;
-    const tag = helloTag(this.ownHelloKey, encodeHeader(header, body.length + TAG_SIZE), body);
-    this.transmit({ ...header, payload: concat(body, tag) });
+    this.transmit(this.controlFrame(header, concat(this.helloNonce, u32be(this.handshakeNumber))));
     const jitter = 1 + (this.randomUnit() * 0.4 - 0.2);
     this.helloTimer = this.clock.setTimeout(() => this.sendHello(), this.timings.helloIntervalMs * jitter);
   }
 
   private onHello(frame: Frame): void {
-    const body = frame.payload.subarray(0, frame.payload.length - TAG_SIZE);
-    if (frame.payload.length !== NONCE_SIZE + TAG_SIZE || !this.helloAuthentic(frame, body)) return;
+    const body = this.authenticControlBody(frame, HELLO_BODY);
+    if (body === undefined) return;
     if (frame.srcEpoch < this.highestPeerEpoch) {
       this.counters.staleFrames++;
       return;
     }
-    const peerNonceHex = hex(body);
+    const peerNonce = body.subarray(0, NONCE_SIZE);
+    const number = readU32be(body, NONCE_SIZE);
+    const answered = this.lastHelloAck;
+    const sameAsAnswered = answered?.peerNonce === hex(peerNonce) && answered.peerEpoch === frame.srcEpoch;
     // A repeated HELLO (our HELLO_ACK was lost): answer it again, byte for byte.
-    if (this.lastHelloAck?.peerNonce === peerNonceHex && this.lastHelloAck.peerEpoch === frame.srcEpoch && this.stateValue === 'up') {
-      this.writeWire(this.lastHelloAck.wire);
+    if (answered !== undefined && sameAsAnswered && this.stateValue === 'up') {
+      this.writeWire(answered.wire);
+      return;
+    }
+    // A handshake of the peer older than one this side already took part in: a replay. (The
+    // HELLO this side answered last may come again while this side is down: the peer still
+    // waits for an answer, so it gets a new session.)
+    if (!sameAsAnswered && !this.isNewPeerHandshake(frame.srcEpoch, number)) {
+      this.counters.staleFrames++;
       return;
     }
     // Both sides said HELLO at once: HSM-Hot's wins, HSM-Cold answers it.
     if (this.stateValue === 'handshaking' && this.role === 'hot') return;
     const ownNonce = this.random.bytes(NONCE_SIZE);
     const header = { type: FRAME_TYPE.HELLO_ACK, flags: 0, srcEpoch: this.epoch, dstEpoch: frame.srcEpoch, seq: 0, ack: 0 } as const;
-    const ackBody = concat(body, ownNonce);
-    const tag = helloTag(this.ownHelloKey, encodeHeader(header, ackBody.length + TAG_SIZE), ackBody);
-    const wire = encodeFrame({ ...header, payload: concat(ackBody, tag) });
-    this.establish(frame.srcEpoch, { initiator: body, responder: ownNonce });
-    this.lastHelloAck = { peerNonce: peerNonceHex, peerEpoch: frame.srcEpoch, wire };
+    const wire = encodeFrame(this.controlFrame(header, concat(peerNonce, ownNonce, u32be(this.handshakeNumber))));
+    this.establish(frame.srcEpoch, { initiator: peerNonce, responder: ownNonce }, number);
+    this.lastHelloAck = { peerNonce: hex(peerNonce), peerEpoch: frame.srcEpoch, wire };
     this.writeWire(wire);
   }
 
   private onHelloAck(frame: Frame): void {
-    const body = frame.payload.subarray(0, frame.payload.length - TAG_SIZE);
-    if (frame.payload.length !== 2 * NONCE_SIZE + TAG_SIZE || !this.helloAuthentic(frame, body)) return;
+    const body = this.authenticControlBody(frame, HELLO_ACK_BODY);
+    if (body === undefined) return;
     const echo = body.subarray(0, NONCE_SIZE);
     if (this.stateValue !== 'handshaking' || this.helloNonce === undefined || frame.dstEpoch !== this.epoch || hex(echo) !== hex(this.helloNonce)) {
       this.counters.staleFrames++;
@@ -349,17 +374,32 @@ export class LinkSession {
       this.counters.staleFrames++;
       return;
     }
-    this.establish(frame.srcEpoch, { initiator: this.helloNonce, responder: body.subarray(NONCE_SIZE) });
+    this.lastHelloAck = undefined; // this session is the answer to our HELLO: no older HELLO of the peer waits for one
+    this.establish(frame.srcEpoch, { initiator: this.helloNonce, responder: body.subarray(NONCE_SIZE, 2 * NONCE_SIZE) }, readU32be(body, 2 * NONCE_SIZE));
   }
 
-  private helloAuthentic(frame: Frame, body: Uint8Array): boolean {
-    const tag = frame.payload.subarray(frame.payload.length - TAG_SIZE);
-    if (helloTagValid(this.peerHelloKey, encodeHeader(frame, frame.payload.length), body, tag)) return true;
+  /** Whether (epoch, number) names a handshake of the peer newer than any this side took part in. */
+  private isNewPeerHandshake(epoch: number, number: number): boolean {
+    const known = this.peerHandshake;
+    return known === undefined || epoch > known.epoch || (epoch === known.epoch && number > known.number);
+  }
+
+  /** A control frame (HELLO, HELLO_ACK, ERR): body ‖ tag under this side's control key. */
+  private controlFrame(header: Omit<Frame, 'payload'>, body: Uint8Array): Frame {
+    const tag = controlTag(this.ownControlKey, encodeHeader(header, body.length + TAG_SIZE), body);
+    return { ...header, payload: concat(body, tag) };
+  }
+
+  /** The body of a peer's control frame of the expected size whose tag verifies; else counted and undefined. */
+  private authenticControlBody(frame: Frame, bodySize: number): Uint8Array | undefined {
+    const body = frame.payload.subarray(0, bodySize);
+    const tag = frame.payload.subarray(bodySize);
+    if (frame.payload.length === bodySize + TAG_SIZE && controlTagValid(this.peerControlKey, encodeHeader(frame, frame.payload.length), body, tag)) return body;
     this.counters.authFailures++;
-    return false;
+    return undefined;
   }
 
-  private establish(peerEpoch: number, nonces: { initiator: Uint8Array; responder: Uint8Array }): void {
+  private establish(peerEpoch: number, nonces: { initiator: Uint8Array; responder: Uint8Array }, peerHandshakeNumber: number): void {
     const wasUp = this.stateValue === 'up';
     this.clearSessionTimers();
     this.clock.clearTimeout(this.helloTimer);
@@ -369,6 +409,7 @@ export class LinkSession {
     this.keys = deriveSessionKeys(this.linkKey, this.role, nonces, epochs);
     this.peerEpoch = peerEpoch;
     this.highestPeerEpoch = Math.max(this.highestPeerEpoch, peerEpoch);
+    if (this.isNewPeerHandshake(peerEpoch, peerHandshakeNumber)) this.peerHandshake = { epoch: peerEpoch, number: peerHandshakeNumber };
     this.resetArq();
     this.stateValue = 'up';
     this.lastHeardAt = this.clock.monotonic();
@@ -425,9 +466,15 @@ export class LinkSession {
 
   private onErr(frame: Frame): void {
     this.counters.errorsReceived++;
-    // Only an error aimed at this boot, about the session we hold, makes us handshake again.
-    if (frame.dstEpoch !== this.epoch || frame.payload[0] !== LINK_ERROR.UNKNOWN_SESSION) return;
-    if (this.stateValue === 'up' && frame.srcEpoch >= (this.peerEpoch ?? 0)) this.linkDown('peer does not know this session');
+    const body = this.authenticControlBody(frame, ERR_BODY);
+    if (body === undefined) return;
+    // Only an error aimed at this boot, about a frame of the session we hold, makes us handshake again.
+    if (frame.dstEpoch !== this.epoch || body[0] !== LINK_ERROR.UNKNOWN_SESSION || this.stateValue !== 'up') return;
+    if (frame.srcEpoch < (this.peerEpoch ?? 0) || !this.sentTags.includes(hex(body.subarray(1)))) {
+      this.counters.staleFrames++;
+      return;
+    }
+    this.linkDown('peer does not know this session');
   }
 
   private onSessionFrame(frame: Frame): void {
@@ -437,7 +484,7 @@ export class LinkSession {
         return;
       }
       this.counters.staleFrames++;
-      this.sendUnknownSession(frame.srcEpoch);
+      this.sendUnknownSession(frame);
       return;
     }
     if ((frame.flags & FRAME_FLAG.ENC) === 0) {
@@ -600,16 +647,20 @@ export class LinkSession {
     if (this.keys === undefined || this.peerEpoch === null) return;
     const header = { type, flags, srcEpoch: this.epoch, dstEpoch: this.peerEpoch, seq, ack };
     const headerBytes = encodeHeader(header, plaintext.length + TAG_SIZE);
-    this.transmit({ ...header, payload: seal(this.keys.send, headerBytes, plaintext) });
+    const payload = seal(this.keys.send, headerBytes, plaintext);
+    this.sentTags.push(hex(lastBytes(payload, TAG_SIZE)));
+    if (this.sentTags.length > SENT_TAGS_KEPT) this.sentTags.shift();
+    this.transmit({ ...header, payload });
   }
 
-  private sendUnknownSession(peerEpoch: number): void {
+  private sendUnknownSession(frame: Frame): void {
     // Rate-limited: a burst of stale frames gets one answer per hello interval.
     const now = this.clock.monotonic();
     if (now - this.lastErrAt < this.timings.helloIntervalMs) return;
     this.lastErrAt = now;
     this.counters.errorsSent++;
-    this.transmit({ type: FRAME_TYPE.ERR, flags: 0, srcEpoch: this.epoch, dstEpoch: peerEpoch, seq: 0, ack: 0, payload: Uint8Array.of(LINK_ERROR.UNKNOWN_SESSION) });
+    const header = { type: FRAME_TYPE.ERR, flags: 0, srcEpoch: this.epoch, dstEpoch: frame.srcEpoch, seq: 0, ack: 0 } as const;
+    this.transmit(this.controlFrame(header, concat(Uint8Array.of(LINK_ERROR.UNKNOWN_SESSION), lastBytes(frame.payload, TAG_SIZE))));
   }
 
   private transmit(frame: Frame): void {
@@ -653,6 +704,7 @@ export class LinkSession {
   }
 
   private resetArq(): void {
+    this.sentTags = [];
     this.nextSeq = 1;
     this.lastDelivered = 0;
     this.inFlight = undefined;
@@ -685,6 +737,24 @@ function concat(...parts: Uint8Array[]): Uint8Array {
     offset += p.length;
   }
   return out;
+}
+
+/** The last `n` bytes of `b`, zero-padded in front when `b` is shorter. */
+function lastBytes(b: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const tail = b.subarray(Math.max(0, b.length - n));
+  out.set(tail, n - tail.length);
+  return out;
+}
+
+function u32be(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n);
+  return out;
+}
+
+function readU32be(b: Uint8Array, offset: number): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(offset);
 }
 
 function hex(b: Uint8Array): string {

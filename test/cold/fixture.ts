@@ -4,7 +4,7 @@
  */
 import { SimulatedClock } from '../../shared/clock.ts';
 import { bytesToHex } from '../../shared/crypto/hash.ts';
-import { signMessage } from '../../shared/crypto/message-signature.ts';
+import { NETWORKS } from '../../shared/crypto/networks.ts';
 import { requestString, type HotSendRequest } from '../../shared/crypto/request-string.ts';
 import { secp } from '../../shared/crypto/secp.ts';
 import { silentLogger } from '../../shared/log.ts';
@@ -18,6 +18,7 @@ import { COLD_RECORDS } from '../../hsm-cold/records.ts';
 import type { ColdServices, EventDetails } from '../../hsm-cold/services.ts';
 import { recordTimeSample } from '../../hsm-cold/time-trust.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { bitcoinMessage } from '../oracle/bitcoinjs.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -58,8 +59,9 @@ export class VDeviceKeys {
   }
 }
 
+/** The V-Device's vc_code over the request string, signed by the oracle library (bitcoinjs-message), not by our signer. */
 export function vcCode(request: HotSendRequest, channelSecret: Uint8Array): string {
-  return signMessage(requestString(request), channelSecret);
+  return bitcoinMessage.sign(requestString(request), Buffer.from(channelSecret), true, NETWORKS['btc-main'].messagePrefix).toString('base64');
 }
 
 export interface ColdFixture {

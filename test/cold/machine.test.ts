@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
+import { createActor, fromCallback, fromPromise, waitFor as waitForState, type AnyActorRef, type SnapshotFrom } from 'xstate';
 import { SimulatedClock } from '../../shared/clock.ts';
 import { HsmError } from '../../shared/errors.ts';
 import { coldMachine, type ColdEvent, type DeviceInspection } from '../../hsm-cold/machine.ts';
+
+/** xstate's waitFor waits forever by default: a machine that never gets there fails the test instead of hanging it. */
+function waitFor<A extends AnyActorRef>(actor: A, predicate: (snapshot: SnapshotFrom<A>) => boolean): Promise<SnapshotFrom<A>> {
+  return waitForState(actor, predicate, { timeout: 30_000 });
+}
 
 function machineWith(options: { inspection: DeviceInspection; pin?: string; erasesOn?: string }) {
   const sent: Array<(e: ColdEvent) => void> = [];

@@ -127,7 +127,7 @@ describe('storage invariants (27.005 §3.4)', () => {
   });
 
   it('lists and reads in text mode with +CSDH', async () => {
-    const { term, device, w } = await bench();
+    const { term, device } = await bench();
     await term.command('ATE0');
     device.modem.injectSms({ from: '+4917011', text: 'plain text', timestamp: Date.UTC(2026, 0, 2, 10, 0, 0) });
     term.take();
@@ -135,7 +135,8 @@ describe('storage invariants (27.005 §3.4)', () => {
     expect(await term.command('AT+CMGL="ALL"')).toBe('\r\n+CMGL: 1,"REC UNREAD","+4917011",,"26/01/02,10:00:00+00"\r\nplain text\r\n\r\nOK\r\n');
     await term.command('AT+CSDH=1');
     expect(await term.command('AT+CMGR=1')).toBe('\r\n+CMGR: "REC READ","+4917011",,"26/01/02,10:00:00+00",145,10\r\nplain text\r\n\r\nOK\r\n');
-    expect(w.network).toBeDefined();
+    // Listing marked it read: nothing is left unread.
+    expect(await term.command('AT+CMGL="REC UNREAD"')).toBe('\r\nOK\r\n');
   });
 
   it('full storage: nothing stored, the Huawei memory-full URC printed', async () => {

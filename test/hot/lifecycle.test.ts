@@ -10,6 +10,7 @@ import { apiKeysCollection, nonceCollection } from '../../hsm-hot/api-keys.ts';
 import { pendingRequestsCollection, requestsCollection, unsignedTxCollection } from '../../hsm-hot/requests.ts';
 import { createPairingFile, pairingRecord } from '../../shared/link/pairing.ts';
 import { RPC_COLLECTIONS } from '../../shared/link/rpc.ts';
+import type { HsmError } from '../../shared/errors.ts';
 import { auditTail } from '../../shared/store/audit.ts';
 import { identityPublicKey } from '../../shared/store/identity.ts';
 import { SYSTEM_COLLECTIONS } from '../../shared/store/system-collections.ts';
@@ -100,7 +101,9 @@ describe('HsmHot.zeroize', () => {
   it('a device whose vault erased itself after wrong PINs stays erased until zeroized', async () => {
     const r = (rig = await HotRig.create({ coldRunning: false }));
     await r.hot.lock();
-    for (let i = 0; i < 10; i++) await r.hot.unlock('000000').catch(() => undefined);
+    const codes: string[] = [];
+    for (let i = 0; i < 10; i++) await r.hot.unlock('000000').then(() => codes.push('unlocked'), (error: HsmError) => codes.push(error.code));
+    expect(codes).toEqual([...Array<string>(9).fill('PIN_WRONG'), 'VAULT_ERASED']);
     expect(r.hot.state).toBe('erased');
     await r.hot.zeroize('test: after wrong PINs');
     expect(r.hot.state).toBe('uninitialised');

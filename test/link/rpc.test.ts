@@ -5,7 +5,7 @@ import { RPC_COLLECTIONS } from '../../shared/link/rpc.ts';
 import { VirtualSerialPair } from '../../hw-profiles/sim/uart/virtual-pair.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { BAUD, LinkNode, effects, results, totals, until } from './harness.ts';
+import { BAUD, LinkNode, PowerCut, effects, results, totals, until } from './harness.ts';
 
 function pairOfNodes(seed = 'rpc'): { clock: SimulatedClock; wire: VirtualSerialPair; hot: LinkNode; cold: LinkNode } {
   const clock = new SimulatedClock();
@@ -25,7 +25,7 @@ describe('rpc: requests and replies', () => {
     await until(clock, () => settled !== undefined);
     expect(settled).toEqual({ total: 5, appliedAt: 1 });
     expect(cold.store.get(effects, 1)).toEqual({ count: 1 });
-    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 5 });
+    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 5, amount: 5, handled: 1 });
     expect(hot.rpc.pending()).toEqual([]);
   });
 
@@ -92,7 +92,7 @@ describe('rpc: exactly once across reboots', () => {
     expect(hot.rpc.pending().map((p) => p.rid)).toEqual([1]);
     wire.setFaults({});
     await until(clock, () => hot.store.get(results, 1) !== undefined, 120_000);
-    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 3 });
+    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 3, amount: 3, handled: 1 });
     expect(cold.store.get(effects, 1)).toEqual({ count: 1 });
   });
 
@@ -106,7 +106,7 @@ describe('rpc: exactly once across reboots', () => {
     wire.replug('b');
     cold.boot();
     await until(clock, () => hot.store.get(results, 1) !== undefined, 120_000);
-    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 4 });
+    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 4, amount: 4, handled: 1 });
     expect(cold.store.get(effects, 1)).toEqual({ count: 1 });
     expect(cold.store.get(totals, 'k')).toEqual({ total: 4 });
     expect(cold.rpc.stats().duplicatesReplayed).toBe(1);
@@ -138,5 +138,49 @@ describe('rpc: exactly once across reboots', () => {
     await until(clock, () => hot.store.count(results) === 3, 120_000);
     expect(cold.store.get(totals, 'k')).toEqual({ total: 30 });
     expect(hot.session.stats().linkDowns).toBeGreaterThanOrEqual(1);
+  });
+
+  it('the requester loses power right after the commit that settles a reply: after the reboot the reply is not handled again', async () => {
+    const { clock, hot, cold } = pairOfNodes();
+    await until(clock, () => hot.session.isUp && cold.session.isUp);
+    void hot.rpc.call('test.add', { key: 'k', amount: 2 }).catch(() => undefined);
+    hot.armPowerCut(1, 'after-commit'); // the next commit is the one that settles the reply
+    await until(clock, () => hot.isPoweredOff);
+    expect(hot.store.get(results, 1)).toMatchObject({ ok: true, handled: 1 });
+    await hot.restoreAfterPowerCut();
+    await until(clock, () => hot.session.isUp && cold.session.isUp);
+    await clock.advance(60_000); // resend timers, keepalives: any second handling would happen now
+    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 2, amount: 2, handled: 1 });
+    expect(hot.rpc.pending()).toEqual([]);
+    expect(cold.store.get(effects, 1)).toEqual({ count: 1 });
+  });
+
+  it('the responder loses power right after applying, before its reply leaves: the retry gets the recorded reply', async () => {
+    const { clock, hot, cold } = pairOfNodes();
+    await until(clock, () => hot.session.isUp && cold.session.isUp);
+    cold.armPowerCut(1, 'after-commit');
+    void hot.rpc.call('test.add', { key: 'k', amount: 6 }).catch(() => undefined);
+    await until(clock, () => cold.isPoweredOff);
+    expect(cold.store.get(effects, 1)).toEqual({ count: 1 });
+    await cold.restoreAfterPowerCut();
+    await until(clock, () => hot.store.get(results, 1) !== undefined, 120_000);
+    expect(hot.store.get(results, 1)).toEqual({ ok: true, total: 6, amount: 6, handled: 1 });
+    expect(cold.store.get(effects, 1)).toEqual({ count: 1 });
+    expect(cold.rpc.stats().duplicatesReplayed).toBe(1);
+  });
+
+  it('power lost inside the transaction that writes a request: the request never existed, nothing is sent or applied', async () => {
+    const { clock, hot, cold } = pairOfNodes();
+    await until(clock, () => hot.session.isUp && cold.session.isUp);
+    hot.armPowerCut(1, 'before-commit');
+    expect(() => hot.rpc.call('test.add', { key: 'k', amount: 9 })).toThrow(PowerCut);
+    await hot.restoreAfterPowerCut();
+    await until(clock, () => hot.session.isUp && cold.session.isUp);
+    await clock.advance(60_000);
+    expect(hot.rpc.pending()).toEqual([]);
+    expect(cold.store.count(effects)).toBe(0);
+    void hot.rpc.call('test.add', { key: 'k', amount: 1 });
+    await until(clock, () => hot.store.count(results) === 1);
+    expect([...hot.store.range(results)].map((e) => e.key)).toEqual([1]); // rid 1 was never taken
   });
 });

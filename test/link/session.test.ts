@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_FLAG, FRAME_TYPE, encodeFrame } from '../../shared/link/frame.ts';
-import { FRAGMENT_SIZE } from '../../shared/link/session.ts';
+import { FRAGMENT_SIZE, type LinkSession } from '../../shared/link/session.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { FrameRelay, collectMessages, directRig, makeSession, until } from './harness.ts';
+import { FrameRelay, collectMessages, directRig, endFirstSessionWithErr, makeSession, relayedPair, until } from './harness.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -258,5 +258,64 @@ describe('link session: authentication', () => {
     await relay.clock.advance(100);
     expect(atCold).toHaveLength(1);
     expect(cold.stats().staleFrames).toBe(staleBefore + 1);
+  });
+});
+
+describe('link session: control frames cannot end a session unless the peer sent them for it', () => {
+  /** Injects `wire` toward `side`: it must be counted as stale and end nothing. */
+  async function expectStale(relay: FrameRelay, side: 'hot' | 'cold', session: LinkSession, wire: Uint8Array): Promise<void> {
+    const downs: string[] = [];
+    session.onDown(({ reason }) => downs.push(reason));
+    const stale = session.stats().staleFrames;
+    const handshakes = session.stats().handshakes;
+    relay.inject(side, wire);
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(session.stats().staleFrames).toBe(stale + 1);
+    expect(session.stats().handshakes).toBe(handshakes);
+    expect(session.isUp).toBe(true);
+  }
+
+  it('a forged ERR{UNKNOWN_SESSION} with a valid CRC and the right epochs is counted and ignored', async () => {
+    const { relay, hot, cold } = await relayedPair(5, 7);
+    const atCold = collectMessages(cold);
+    const downs: string[] = [];
+    hot.onDown(({ reason }) => downs.push(reason));
+    const failures = hot.stats().authFailures;
+    // What anyone on the wire can write: the code, and even the tag of a frame hot really sent.
+    const sealed = relay.framesOf('hot>cold').find((f) => f.type === FRAME_TYPE.ACK || f.type === FRAME_TYPE.DATA);
+    const quoted = sealed?.payload ?? new Uint8Array(16);
+    for (const payload of [Uint8Array.of(1), Uint8Array.of(1, ...quoted), Uint8Array.of(1, ...quoted, ...new Uint8Array(16))]) {
+      relay.inject('hot', encodeFrame({ type: FRAME_TYPE.ERR, flags: 0, srcEpoch: 7, dstEpoch: 5, seq: 0, ack: 0, payload }));
+    }
+    await relay.clock.advance(100);
+    expect(downs).toEqual([]);
+    expect(hot.stats().handshakes).toBe(1);
+    expect(hot.stats().authFailures).toBe(failures + 3);
+    hot.send(text('still up'));
+    await until(relay.clock, () => atCold.length === 1);
+  });
+
+  it('a genuine ERR recorded in an earlier session and replayed does not end the current one', async () => {
+    const pair = await relayedPair(5, 7);
+    await endFirstSessionWithErr(pair);
+    const err = pair.relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.ERR)!;
+    await expectStale(pair.relay, 'hot', pair.hot, err.wire);
+  });
+
+  it('a HELLO of an earlier handshake, replayed, is stale: it does not start a new session', async () => {
+    const pair = await relayedPair(5, 7);
+    await endFirstSessionWithErr(pair);
+    const hellos = pair.relay.captured.filter((c) => c.dir === 'hot>cold' && c.frame.type === FRAME_TYPE.HELLO);
+    const first = hellos[0]!;
+    expect(hellos.some((h) => Buffer.compare(h.frame.payload.subarray(0, 16), first.frame.payload.subarray(0, 16)) !== 0)).toBe(true);
+    await expectStale(pair.relay, 'cold', pair.cold, first.wire);
+  });
+
+  it("a peer's HELLO that lost the race, replayed after the session is up, is stale", async () => {
+    const { relay, hot, cold } = await relayedPair(4, 4);
+    const coldHello = relay.captured.find((c) => c.dir === 'cold>hot' && c.frame.type === FRAME_TYPE.HELLO)!;
+    await expectStale(relay, 'hot', hot, coldHello.wire);
+    expect(cold.isUp).toBe(true);
   });
 });

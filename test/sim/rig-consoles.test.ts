@@ -53,6 +53,8 @@ describe('the rig serves both consoles', () => {
     expect(hotLink).toMatch(new RegExp(`peer identity +${rig.devices.coldIdentity}\\n`));
 
     const cold = await login(rig, 'cold');
+    // The modems come up on their own time: wait for the state, never assume it.
+    await rig.waitFor(() => /"modems":"usable"/.test(rig.devices.states().cold), 'HSM-Cold with usable modems');
     cold.line('status');
     const coldStatus = await cold.waitFor(/node +\d+\.\d+\.\d+\nhsm-cold\(running\/link:up\)\$ $/);
     expect(coldStatus).toMatch(/device +hsm-cold\nstate +running \{link:up, modems:usable/);

@@ -13,6 +13,12 @@ import { channelOpen, control, testRig } from '../sim/rig-helpers.ts';
 import { chromiumTool, openBrowser, type Browser } from './chromium.ts';
 import { tcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
+/** The page's document, as the functions run in the browser (page.waitForFunction) see it. */
+declare const document: {
+  querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null;
+  querySelectorAll(selector: string): { length: number };
+};
+
 const PAYEE = '1MCs9SZwLg9JvLo6pzvVBWtmSV1dakwyM1';
 export const SCREENSHOTS = new URL('../../test-results/dashboard/', import.meta.url).pathname;
 /** Real time the page gets to show a state the world has reached (it polls every second). */
@@ -31,6 +37,13 @@ async function text(page: Page, testid: string): Promise<string> {
 
 async function waitText(page: Page, testid: string, expected: string): Promise<void> {
   await page.waitForFunction(([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() === want, [testid, expected] as const, { timeout: SHOWN_MS });
+}
+
+/** Clicks a control and waits (up to ADVANCE_MS) for the rig's answer: `data-runs` on `counter` counts them. */
+async function clickAndWait(page: Page, button: string, counter: string): Promise<void> {
+  const before = Number(await page.getAttribute(`[data-testid=${counter}]`, 'data-runs'));
+  await page.click(`[data-testid=${button}]`);
+  await page.waitForFunction(([id, n]) => Number(document.querySelector(`[data-testid="${id}"]`)?.getAttribute('data-runs')) > n, [counter, before] as const, { timeout: ADVANCE_MS });
 }
 
 async function tab(page: Page, name: string): Promise<void> {
@@ -138,6 +151,16 @@ describe.skipIf(!chromiumTool.available)('the dashboard in Chromium, the world i
     const reached = await page.$$eval(`${row} td.stage.reached`, (cells) => cells.length);
     expect(reached).toBe(7);
     expect(await page.textContent(row)).toContain(rig.vweb.withdrawal(vtestId)?.txHash?.slice(0, 5));
+
+    // One over HSM-Cold's per-request limit: refused, and the row says by whom and why.
+    await page.fill('[data-testid=outs]', `${PAYEE},150000000`);
+    await page.click('[data-testid=withdraw]');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=withdrawal]').length > n, 1, { timeout: SHOWN_MS });
+    const refusedId = rig.vweb.withdrawals[before + 1]?.vtestId as number;
+    await rig.waitFor(() => rig.vweb.withdrawal(refusedId)?.state === 'failed', 'the refusal to reach vweb', 3_600_000);
+    const refusedRow = `[data-testid=withdrawal][data-user-tx-no="${refusedId}"]`;
+    await page.waitForSelector(`${refusedRow}[data-status=refused]`, { timeout: SHOWN_MS });
+    expect(await page.textContent(`${refusedRow} [data-testid=refusal]`)).toMatch(/^HSM-Cold: POLICY_MAX_PER_TX/);
     await shoot(page, 'withdrawals');
     expect(browser.errors).toEqual([]);
   }, 300_000);
@@ -203,13 +226,11 @@ describe.skipIf(!chromiumTool.available)('the dashboard in Chromium, the world i
     await waitText(page, 'channel-current-cid', String(before));
     const nextWindow = Date.parse(await page.getAttribute('[data-testid=next-window]', 'data-iso') ?? '');
     expect(new Date(nextWindow).toISOString()).toMatch(/T15:00:00/); // 23:00 in Shanghai
-    await page.click('[data-testid=advance-window]');
     // Eight hours of world time run every timer in them: wait for the advance to finish.
-    await page.waitForSelector('[data-testid=advance-window]:not([disabled])', { timeout: ADVANCE_MS });
+    await clickAndWait(page, 'advance-window', 'world-time');
     expect(rig.clock.now()).toBe(nextWindow);
     await waitText(page, 'window-state', 'open');
-    await page.click('[data-testid=advance-rotation]');
-    await page.waitForSelector('[data-testid=advance-rotation]:not([disabled])', { timeout: ADVANCE_MS });
+    await clickAndWait(page, 'advance-rotation', 'world-time');
     expect(rig.clock.now()).toBe(nextWindow + 30 * 60_000);
     await rig.waitFor(
       () => (rig.vDevice?.currentChannel()?.cId ?? 0) > before && rig.events.find((e) => e.type === 'cold.channel.opened' && e.cId === rig.vDevice?.currentChannel()?.cId) !== undefined,
@@ -267,4 +288,54 @@ describe.skipIf(!chromiumTool.available)('the dashboard in Chromium, the world i
     await page.waitForSelector('[data-testid=rig-stopped]', { timeout: SHOWN_MS });
     expect(await text(page, 'rig-stopped')).toMatch(/simulation has stopped/);
   }, 120_000);
+});
+
+describe.skipIf(!chromiumTool.available)('the dashboard in Chromium, the devices in their own processes', () => {
+  let rig: Rig;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    rig = await testRig({ seed: 'dashboard-processes', processes: true });
+    browser = await openBrowser();
+    page = browser.page;
+  }, 600_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await rig?.stop();
+  }, 120_000);
+
+  it('shows what each device process reports, and a power cut from the page restarts the device on a new boot epoch', async () => {
+    await channelOpen(rig);
+    await page.goto(rig.ready.dashboard);
+    await page.waitForSelector('[data-testid=device-cold]', { timeout: SHOWN_MS });
+    expect(await page.textContent("header.top")).toContain("devices in separate processes");
+    const states = (await control(rig, '/status')).body.devices as { hot: string; cold: string };
+    await page.waitForFunction((cold) => document.querySelector('[data-testid=cold-machine]')?.getAttribute('data-machine') === cold, JSON.stringify(JSON.parse(states.cold)), {
+      timeout: SHOWN_MS,
+    });
+    expect(await text(page, 'hot-state')).toBe(states.hot);
+    await waitText(page, 'link-state', 'up');
+    const epoch = Number(await text(page, 'cold-epoch'));
+    expect(epoch).toBeGreaterThanOrEqual(1);
+    expect(browser.errors).toEqual([]);
+
+    // The rig kills the process, starts it again on the same state directory and unlocks it.
+    await clickAndWait(page, 'kill-cold', 'kill-cold');
+    await waitText(page, 'cold-epoch', String(epoch + 1));
+    // World time moves only when the test moves it: on until HSM-Cold's modems are back too.
+    await rig.waitFor(() => JSON.stringify(JSON.parse(rig.devices.states().cold)) === JSON.stringify({ running: { link: 'up', modems: 'usable', channel: 'open', upkeep: 'waiting' } }), 'HSM-Cold back in full', 600_000);
+    await page.waitForFunction((cold) => document.querySelector('[data-testid=cold-machine]')?.getAttribute('data-machine') === cold, JSON.stringify(JSON.parse(rig.devices.states().cold)), {
+      timeout: SHOWN_MS,
+    });
+    await waitText(page, 'cold-state', 'running');
+    await waitText(page, 'link-state', 'up');
+    expect(rig.events.find((e) => e.type === 'fault.injected' && e.fault === 'kill' && e.device === 'cold')).toBeDefined();
+    await tab(page, 'audit');
+    await waitText(page, 'audit-cold-verified', 'chain verified');
+    await tab(page, 'overview');
+    await shoot(page, 'processes');
+    expect(browser.errors).toEqual([]);
+  }, 600_000);
 });

@@ -74,7 +74,7 @@ function loadAssets(): { page: string; csp: string; files: Map<string, Asset>; v
 }
 
 /** Registers the dashboard on the control server (ControlServer.extend). */
-export function dashboardRoutes(view: DashboardView): (app: FastifyInstance) => void {
+export function dashboardRoutes(view: Pick<DashboardView, 'snapshot'>): (app: FastifyInstance) => void {
   const assets = loadAssets();
   return (app) => {
     app.get('/', (_request, reply) => reply.redirect('/dashboard/'));

@@ -94,7 +94,7 @@ function sample(state, view) {
 }
 
 function WorldTime({ view, refresh }) {
-  const { busy, errors, run } = useControl(refresh);
+  const { busy, errors, run, runs } = useControl(refresh);
   const [instant, setInstant] = useState('');
   const zone = view.channel.ring.timeZone;
   const advance = (body) => run('/control/advance', body);
@@ -103,7 +103,7 @@ function WorldTime({ view, refresh }) {
     void advance({ to: instant });
   };
   const scale = view.timeScale === 'manual' ? 'manual (moves only when advanced)' : `×${view.timeScale}`;
-  return html`<div class="world-time" data-testid="world-time">
+  return html`<div class="world-time" data-testid="world-time" data-runs=${runs}>
     <div>
       <div class="clock" data-testid="world-clock" data-iso=${view.worldTime}>${time(view.worldTime, zone)}</div>
       <small>${zone} · ${time(view.worldTime, 'UTC')} UTC · time scale ${scale}</small>

@@ -4,7 +4,8 @@ import { Badge, Card, Fields, html, useControl } from './ui.js';
 import { Sparkline } from './charts.js';
 import { clockTime, duration, rate } from './format.js';
 
-const TROUBLE = new Set(['down', 'degraded', 'none', 'failed', 'unusable', 'handshaking', 'stopped', 'unpaired']);
+/** Sub-states that make a running device "degraded": its link down, its modems unusable, its channel closed. */
+const TROUBLE = new Set(['down', 'degraded', 'closed', 'failed', 'attaching', 'stopped']);
 
 function subStates(machine) {
   if (machine === null || typeof machine !== 'object') return [];
@@ -27,10 +28,10 @@ function timeTrust(view) {
 }
 
 export function DeviceCard({ name, role, view, killable, refresh }) {
-  const { busy, errors, run } = useControl(refresh);
+  const { busy, errors, run, runs } = useControl(refresh);
   const [tone, word] = stateTone(view);
   const kill = killable
-    ? html`<button class="danger" disabled=${busy} data-testid="kill-${role}" onClick=${() => run('/control/fault', { fault: 'kill', device: role })}>${busy ? 'restarting…' : 'Power cut'}</button>`
+    ? html`<button class="danger" disabled=${busy} data-testid="kill-${role}" data-runs=${runs} onClick=${() => run('/control/fault', { fault: 'kill', device: role })}>${busy ? 'restarting…' : 'Power cut'}</button>`
     : null;
   return html`<${Card} title=${name} testid="device-${role}" actions=${kill}>
     <div class="state-line">

@@ -30,19 +30,22 @@ export function Card({ title, children, testid, actions, wide }) {
 
 /**
  * A lever on the control API: `run(path, body)` posts, keeps the errors (per field) and asks
- * for a fresh view. `busy` while the rig works on it (a power cut waits for the restart).
+ * for a fresh view. `busy` while the rig works on it (a power cut waits for the restart);
+ * `runs` counts the answers (shown as data-runs, so a test can wait for one).
  */
 export function useControl(refresh) {
   const [busy, setBusy] = useState(false);
   const [errors, setErrors] = useState([]);
+  const [runs, setRuns] = useState(0);
   const run = async (path, body) => {
     setBusy(true);
     setErrors([]);
     const result = await control(path, body);
     setBusy(false);
+    setRuns((n) => n + 1);
     if (!result.ok) setErrors(result.errors);
     refresh();
     return result;
   };
-  return { busy, errors, run, setErrors };
+  return { busy, errors, run, runs, setErrors };
 }

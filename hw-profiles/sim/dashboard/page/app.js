@@ -9,6 +9,7 @@ import { ChannelCard } from './channel.js';
 import { Conversation, GsmCard, SmsSender } from './gsm.js';
 import { BatchTable, WithdrawalForm, WithdrawalTable } from './withdrawals.js';
 import { AuditCard } from './audit.js';
+import { StoryCard } from './story.js';
 import { time } from './format.js';
 
 const POLL_MS = 1000;
@@ -168,10 +169,13 @@ function App() {
       ${tab === 'overview'
         ? html`
             <div class="stack">
-              <${DeviceCard} name="HSM-Hot" role="hot" view=${view.devices.hot} killable=${killable} refresh=${refresh} />
-              <${DeviceCard} name="HSM-Cold" role="cold" view=${view.devices.cold} killable=${killable} refresh=${refresh} />
+              <${DeviceCard} name="HSM-Hot" role="hot" view=${view.devices.hot} zone=${zone} killable=${killable} refresh=${refresh} />
+              <${DeviceCard} name="HSM-Cold" role="cold" view=${view.devices.cold} zone=${zone} killable=${killable} refresh=${refresh} />
             </div>
-            <${LinkCard} view=${view} throughput=${throughput} refresh=${refresh} />
+            <div class="stack">
+              <${LinkCard} view=${view} throughput=${throughput} refresh=${refresh} />
+              <${StoryCard} events=${events.list} view=${view} />
+            </div>
             <${ChannelCard} view=${view} />
             <${Card} title="Latest withdrawals" testid="latest-withdrawals" wide=${true}><${WithdrawalTable} rows=${view.withdrawals} zone=${zone} limit=${4} /><//>`
         : null}

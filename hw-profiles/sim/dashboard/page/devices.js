@@ -27,7 +27,7 @@ function timeTrust(view) {
   return html`<${Badge} tone=${t.trusted ? 'ok' : 'warn'} testid="time-trust">${t.trusted ? 'trusted' : 'not trusted'}<//> <small>${t.trusted ? samples : (t.reason ?? '')}</small>`;
 }
 
-export function DeviceCard({ name, role, view, killable, refresh }) {
+export function DeviceCard({ name, role, view, zone, killable, refresh }) {
   const { busy, errors, run, runs } = useControl(refresh);
   const [tone, word] = stateTone(view);
   const kill = killable
@@ -46,7 +46,7 @@ export function DeviceCard({ name, role, view, killable, refresh }) {
             ['boot epoch', view.bootEpoch, `${role}-epoch`],
             ['vault', view.vault === null ? '—' : view.vault.attemptsLeft !== undefined && view.vault.state === 'locked' ? `${view.vault.state} (${view.vault.attemptsLeft} PIN attempts left)` : view.vault.state],
             ['store', `format ${view.store.format} · schema ${view.store.schema}`],
-            ['clock', clockTime(view.clock)],
+            ['clock', clockTime(view.clock, zone)],
             ['time trust', timeTrust(view)],
             view.requests ? ['requests', `${view.requests.pending} pending · ${view.requests.total} in all`] : null,
             view.lastError ? ['last error', html`<span class="error-text">${view.lastError.message} [${view.lastError.code}]</span>`] : null,

@@ -26,7 +26,7 @@ const RECENT = 20;
 export interface AuditView {
   head: { seq: number; hash: string };
   tail: AuditEntry[];
-  /** The whole chain checked (shared/store/audit.ts), as of `head`. */
+  /** The whole chain checked (shared/store/audit.ts), up to `verification.lastSeq`. */
   verification: Pick<AuditReport, 'ok' | 'entries' | 'lastSeq' | 'checkpoints' | 'lastCheckpointSeq' | 'uncoveredEntries' | 'firstBadSeq'> & {
     problems: AuditReport['problems'];
   };
@@ -61,14 +61,18 @@ export interface DeviceView {
   refusals?: Array<{ userTxNo: string; code: string; message: string; cId: number; at: number }>;
 }
 
-/** The last verification per store, redone only when the chain's head moved. */
-const verified = new WeakMap<DeviceStore, { hash: string; report: AuditReport }>();
+/**
+ * The last verification per store, redone when the chain's head moved but at most every few
+ * seconds (real time): a long-lived world's chain is long, and the page asks every second.
+ */
+const verified = new WeakMap<DeviceStore, { hash: string; at: number; report: AuditReport }>();
+const VERIFY_EVERY_MS = 5_000;
 
 function auditView(store: DeviceStore, app: string, identity: string | undefined): AuditView {
   const head = auditHead(store);
   let cached = verified.get(store);
-  if (cached?.hash !== head.hash) {
-    cached = { hash: head.hash, report: verifyAudit(store, app, identity) };
+  if (cached === undefined || (cached.hash !== head.hash && performance.now() - cached.at >= VERIFY_EVERY_MS)) {
+    cached = { hash: head.hash, at: performance.now(), report: verifyAudit(store, app, identity) };
     verified.set(store, cached);
   }
   const { ok, entries, lastSeq, checkpoints, lastCheckpointSeq, uncoveredEntries, firstBadSeq, problems } = cached.report;
@@ -79,8 +83,18 @@ function topState(value: unknown): string {
   return typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? 'unknown');
 }
 
-function bootEpoch(store: DeviceStore | undefined): number | null {
-  return store?.get(linkEpochCollection, 'boot')?.epoch ?? null;
+/** What both devices show alike: machine state, uptime, boot epoch, clock, store format. */
+function machineView(device: DeviceView['device'], machine: unknown, uptimeMs: number, store: DeviceStore | undefined, schema: number, clock: Clock) {
+  return {
+    device,
+    state: topState(machine),
+    machine,
+    stateText: stateText(machine),
+    uptimeMs,
+    bootEpoch: store?.get(linkEpochCollection, 'boot')?.epoch ?? null,
+    clock: new Date(clock.now()).toISOString(),
+    store: { format: STORE_FORMAT, schema },
+  };
 }
 
 export function hotView(hot: HsmHot, clock: Clock): DeviceView {
@@ -90,19 +104,11 @@ export function hotView(hot: HsmHot, clock: Clock): DeviceView {
   } catch {
     store = undefined; // not open yet
   }
-  const machine = hot.machineState;
   const error = hot.error;
   const vault = hot.vaultState;
   return {
-    device: HOT_APP,
-    state: topState(machine),
-    machine,
-    stateText: stateText(machine),
-    uptimeMs: hot.uptimeMs(),
-    bootEpoch: bootEpoch(store),
-    clock: new Date(clock.now()).toISOString(),
+    ...machineView(HOT_APP, hot.machineState, hot.uptimeMs(), store, HOT_SCHEMA_VERSION, clock),
     vault: vault === undefined ? null : { state: vault.state, attemptsLeft: vault.attemptsLeft },
-    store: { format: STORE_FORMAT, schema: HOT_SCHEMA_VERSION },
     timeTrust: null,
     lastError: error === null ? null : { code: error.code, message: error.message },
     link: hot.link?.status() ?? null,
@@ -113,17 +119,9 @@ export function hotView(hot: HsmHot, clock: Clock): DeviceView {
 
 export function coldView(cold: ColdDevice, clock: Clock): DeviceView {
   const status = cold.status();
-  const machine = status.state;
   return {
-    device: COLD_APP,
-    state: topState(machine),
-    machine,
-    stateText: stateText(machine),
-    uptimeMs: cold.uptimeMs(),
-    bootEpoch: bootEpoch(cold.store),
-    clock: new Date(clock.now()).toISOString(),
+    ...machineView(COLD_APP, status.state, cold.uptimeMs(), cold.store, COLD_SCHEMA_VERSION, clock),
     vault: { state: cold.vault.state },
-    store: { format: STORE_FORMAT, schema: COLD_SCHEMA_VERSION },
     timeTrust: status.time ?? null,
     lastError: status.lastError ?? null,
     link: status.link ?? null,

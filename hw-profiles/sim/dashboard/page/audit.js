@@ -22,7 +22,7 @@ export function AuditCard({ name, role, audit, zone }) {
   return html`<${Card} title="${name} audit log" testid="audit-${role}">
     <div class="state-line">
       <${Badge} tone=${v.ok ? 'ok' : 'bad'} testid="audit-${role}-verified">${v.ok ? 'chain verified' : 'PROBLEMS FOUND'}<//>
-      <span class="muted">${v.entries} entries · ${v.checkpoints} signed checkpoints (last at ${v.lastCheckpointSeq ?? '—'}, ${v.uncoveredEntries} entries after it) · head ${audit.head.seq} ${short(audit.head.hash, 6)}</span>
+      <span class="muted">${v.entries} entries checked${audit.head.seq > v.lastSeq ? ` (up to ${v.lastSeq})` : ''} · ${v.checkpoints} signed checkpoints (last at ${v.lastCheckpointSeq ?? '—'}, ${v.uncoveredEntries} entries after it) · head ${audit.head.seq} ${short(audit.head.hash, 6)}</span>
     </div>
     ${v.problems.map((p) => html`<p class="error-text">${p.code}: ${p.message}</p>`)}
     <table class="compact audit">

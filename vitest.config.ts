@@ -1,14 +1,28 @@
 import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
-// `npm test`: every *.test.ts but the soak files. `npm run soak` (HSM_SOAK=1): the *.soak.test.ts
-// files, and full counts wherever a test asks soakCount() (test/helpers/soak.ts). CI runs both.
+// `npm test`: every *.test.ts but the soak and browser files. `npm run soak` (HSM_SOAK=1): the
+// *.soak.test.ts files, and full counts wherever a test asks soakCount() (test/helpers/soak.ts).
+// `npm run test:browser` (HSM_BROWSER=1): the *.browser.test.ts files, Chromium driving the
+// dashboard. CI runs all three.
 const soak = process.env.HSM_SOAK === '1';
+const browser = process.env.HSM_BROWSER === '1';
+const BROWSER_FILES = 'test/**/*.browser.test.ts';
+
+function include(): string[] {
+  if (browser) return [BROWSER_FILES];
+  return soak ? ['test/**/*.soak.test.ts'] : ['test/**/*.test.ts'];
+}
+
+function exclude(): string[] {
+  if (browser) return [...configDefaults.exclude];
+  return soak ? [...configDefaults.exclude, BROWSER_FILES] : [...configDefaults.exclude, 'test/**/*.soak.test.ts', BROWSER_FILES];
+}
 
 export default defineConfig({
   test: {
-    include: soak ? ['test/**/*.soak.test.ts'] : ['test/**/*.test.ts'],
-    exclude: soak ? [...configDefaults.exclude] : [...configDefaults.exclude, 'test/**/*.soak.test.ts'],
+    include: include(),
+    exclude: exclude(),
     // Crash, fuzz and e2e suites spawn processes and ptys; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -14,6 +14,7 @@
  *   POST /control/withdrawal     {"outs": "1Nbb...,10000", "dynamic": 0}  → {"vtest_id": 3}
  *   POST /control/batch          {"wallet": "cold", "batch_no": 0}          → {"queued": true}
  *   POST /control/sms            {"from": "+86...", "to": "+86...", "text": "PING"}
+ *   GET  /dashboard/             the live dashboard (dashboard/routes.ts)
  *
  * Bodies are JSON, checked by schema; errors use the Open API's `{"errors":[...]}` shape.
  * @module
@@ -96,6 +97,11 @@ export class ControlServer {
       await handlers.sms(parse(smsSchema, request.body));
       return { result: true };
     });
+  }
+
+  /** Adds routes (the dashboard, dashboard/routes.ts) before the server listens. */
+  extend(register: (app: FastifyInstance) => void): void {
+    register(this.app);
   }
 
   listen(host: string, port: number): Promise<string> {

@@ -17,6 +17,7 @@ import type { PairingFile } from '../../shared/link/pairing.ts';
 import { OperatorCredentials } from '../../shared/console/operator.ts';
 import { deviceConsole } from '../device-console.ts';
 import { runDevice, type RunningDevice } from '../run-device.ts';
+import { coldView, hotView, type DeviceView } from './dashboard/device-view.ts';
 import type { DeviceStatus, DeviceToRig, OperatorCall, RigToDevice } from './process-protocol.ts';
 import { PLATFORM_KEY_SCOPES, coldConfig, hotConfig } from './world-config.ts';
 
@@ -80,6 +81,16 @@ function safeIdentity(cold: NonNullable<RunningDevice['cold']>): string | undefi
     coldIdentity = undefined;
   }
   return coldIdentity;
+}
+
+/** What the dashboard shows of this device; null before the firmware runs or while it stops. */
+function dashboardView(): DeviceView | null {
+  if (device === undefined || clock === undefined) return null;
+  try {
+    return device.hot !== undefined ? hotView(device.hot, clock) : coldView(device.cold as NonNullable<RunningDevice['cold']>, clock);
+  } catch {
+    return null;
+  }
 }
 
 /** Waits in real time: the rig moves world time meanwhile. */
@@ -195,6 +206,9 @@ async function onMessage(message: RigToDevice): Promise<void> {
       else pending?.reject(new Error(message.error ?? 'the rig refused'));
       return;
     }
+    case 'view':
+      send({ type: 'view', id: message.id, view: dashboardView() });
+      return;
     case 'stop':
       await device?.stop();
       process.exit(0);

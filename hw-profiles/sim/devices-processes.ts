@@ -27,6 +27,7 @@ import { loadProfile, parseProfile, type PortSpec, type Profile, type Role } fro
 import type { DeviceStates, DevicesContext, RigDevices } from './devices.ts';
 import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
+import type { DeviceView } from './dashboard/device-view.ts';
 import type { DeviceStatus, DeviceToRig, OperatorCall, RigToDevice } from './process-protocol.ts';
 import { createPtyPair, type PtyPair } from './uart/pty-pair.ts';
 import { LINK_BAUD_RATE } from './world-config.ts';
@@ -34,6 +35,8 @@ import { LINK_BAUD_RATE } from './world-config.ts';
 const DEVICE_ENTRY = fileURLToPath(new URL('./device-process.ts', import.meta.url));
 /** Real time a device gets to follow a clock step before the rig goes on without it. */
 const CLOCK_ACK_LIMIT_MS = 10_000;
+/** Real time a device gets to answer the dashboard's `view` request. */
+const VIEW_LIMIT_MS = 5_000;
 /** Real time a device gets to stop cleanly before it is killed. */
 const STOP_LIMIT_MS = 15_000;
 /**
@@ -117,6 +120,27 @@ export class ProcessDevices implements RigDevices {
 
   states(): DeviceStates {
     return { hot: this.procs.get('hot')?.status.detail ?? 'stopped', cold: this.procs.get('cold')?.status.detail ?? 'stopped' };
+  }
+
+  /** Asks the device process what the dashboard shows of it (real time, as the dashboard waits). */
+  view(role: Role): Promise<DeviceView | null> {
+    const proc = this.procs.get(role);
+    if (proc === undefined || !proc.alive || !proc.child.connected) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve(null);
+      }, VIEW_LIMIT_MS);
+      void proc.exited.then(() => resolve(null));
+      this.pending.set(id, (message) => {
+        clearTimeout(timer);
+        resolve(message.type === 'view' ? message.view : null);
+      });
+      proc.child.send({ type: 'view', id } satisfies RigToDevice, (error) => {
+        if (error !== null) resolve(null);
+      });
+    });
   }
 
   linkNoise(bitFlipRate: number): void {
@@ -295,6 +319,10 @@ export class ProcessDevices implements RigDevices {
       case 'clock-ack':
       case 'result':
         proc.status = message.status;
+        this.pending.get(message.id)?.(message);
+        this.pending.delete(message.id);
+        return;
+      case 'view':
         this.pending.get(message.id)?.(message);
         this.pending.delete(message.id);
         return;

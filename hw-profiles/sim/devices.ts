@@ -14,6 +14,7 @@ import { identityPublicKey } from '../../shared/store/identity.ts';
 import type { KdfCost } from '../../shared/store/vault.ts';
 import { ColdDevice } from '../../hsm-cold/main.ts';
 import { HsmHot } from '../../hsm-hot/main.ts';
+import { coldView, hotView, type DeviceView } from './dashboard/device-view.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
 import type { SimCard, SimulatedGsmNetwork } from './gsm/network.ts';
 import { VirtualSerialPair } from './uart/virtual-pair.ts';
@@ -49,6 +50,8 @@ export interface RigDevices {
   readonly hotIdentity: string;
   readonly coldIdentity: string;
   states(): DeviceStates;
+  /** What the dashboard shows of a device (dashboard/device-view.ts); null while it is not running. */
+  view(device: 'hot' | 'cold'): Promise<DeviceView | null>;
   /** Makes the link lossy (probability per byte of a bit flip); 0 ends it. */
   linkNoise(bitFlipRate: number): void;
   unplugModem(index: 0 | 1): void;
@@ -95,6 +98,10 @@ export class InProcessDevices implements RigDevices {
 
   states(): DeviceStates {
     return { hot: this.hot.state, cold: JSON.stringify(this.cold.snapshot.value) };
+  }
+
+  async view(device: 'hot' | 'cold'): Promise<DeviceView | null> {
+    return device === 'hot' ? hotView(this.hot, this.ctx.clock) : coldView(this.cold, this.ctx.clock);
   }
 
   linkNoise(bitFlipRate: number): void {

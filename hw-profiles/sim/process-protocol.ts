@@ -8,9 +8,10 @@
  *                  clock    world time moved; the device follows and answers `clock-ack`
  *                  call     an operator action; answered by `result` with the same id
  *                           (the console itself is served on its pty, as on real hardware)
+ *                  view     what the dashboard shows of the device; answered by `view`
  *                  stop     shut down and exit 0
  *   device → rig   started  the device is up (HSM-Hot: its host API URL and identity)
- *                  clock-ack, result
+ *                  clock-ack, result, view
  *                  ask      the device needs the rig (HSM-Hot's pairing file); answered by `answer`
  *
  * The world's secrets (PINs, mnemonics) cross this channel: they are the simulated world's, made
@@ -19,6 +20,7 @@
  */
 import type { KdfCost } from '../../shared/store/vault.ts';
 import type { Profile, Role } from '../profile.ts';
+import type { DeviceView } from './dashboard/device-view.ts';
 
 export interface DeviceStatus {
   /** The device's state in a word or two (`locked`, `running`, ...). */
@@ -51,6 +53,7 @@ export type RigToDevice =
   | { type: 'clock'; id: number; now: number }
   | { type: 'call'; id: number; call: OperatorCall }
   | { type: 'answer'; id: number; ok: boolean; value?: unknown; error?: string }
+  | { type: 'view'; id: number }
   | { type: 'stop' };
 
 export type DeviceToRig =
@@ -58,4 +61,6 @@ export type DeviceToRig =
   | { type: 'clock-ack'; id: number; status: DeviceStatus }
   | { type: 'result'; id: number; ok: boolean; value?: unknown; error?: string; status: DeviceStatus }
   | { type: 'ask'; id: number; question: 'pairing-file'; hotIdentity: string }
+  /** dashboard/device-view.ts; null before the firmware runs. */
+  | { type: 'view'; id: number; view: DeviceView | null }
   | { type: 'failed'; error: string };

@@ -21,12 +21,15 @@ import { RealClock, SimulatedClock } from '../../shared/clock.ts';
 import { randomBytes } from 'node:crypto';
 import { HsmError } from '../../shared/errors.ts';
 import { CHAIN } from '../../shared/crypto/hd.ts';
-import { NETWORKS } from '../../shared/crypto/networks.ts';
+import { NETWORKS, networkFor, parseCoin } from '../../shared/crypto/networks.ts';
+import { parseOuts } from '../../shared/crypto/request-string.ts';
 import { Modem } from '../../shared/gsm/modem.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import type { KdfCost } from '../../shared/store/vault.ts';
 import { ControlServer, type Fault } from './control-server.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
+import { DashboardView } from './dashboard/world-view.ts';
 import { InProcessDevices, type DevicesContext, type RigDevices } from './devices.ts';
 import { ProcessDevices } from './devices-processes.ts';
 import { EventBus, describeSms } from './events.ts';
@@ -79,6 +82,8 @@ export interface ReadyInfo {
   };
   hostApi: { url: string; identity: string };
   control: string;
+  /** The live dashboard, on the control server. */
+  dashboard: string;
   events: string;
   vweb: string;
   numbers: { coldSim1: string; coldSim2: string; vDevice: string; admin: string };
@@ -339,10 +344,15 @@ export class Rig {
         return { now: new Date(this.clock.now()).toISOString() };
       },
       fault: (fault) => this.inject(fault),
-      withdrawal: async (w) => this.vweb.queueWithdrawal({ outs: w.outs, dynamic: w.dynamic, ...(w.coinCode === undefined ? {} : { coinCode: w.coinCode }), ...(w.memo === undefined ? {} : { memo: w.memo }) }),
+      withdrawal: async (w) => {
+        // The outs are checked as the platform will check them, so a bad one is named here and queues nothing.
+        parseOuts(w.outs, networkFor(parseCoin(w.coinCode ?? 'BTC', 'coinCode')));
+        return this.vweb.queueWithdrawal({ outs: w.outs, dynamic: w.dynamic, ...(w.coinCode === undefined ? {} : { coinCode: w.coinCode }), ...(w.memo === undefined ? {} : { memo: w.memo }) });
+      },
       batch: (b) => this.queueBatchCheck(b.wallet, b.batch_no),
       sms: async (m) => void this.network.sendFromOutside(m),
     });
+    this.control.extend(dashboardRoutes(this.dashboardView(sims)));
     const controlUrl = await this.control.listen(host, this.o.controlPort ?? 0);
     this.cleanups.push(() => this.control?.close());
 
@@ -353,6 +363,7 @@ export class Rig {
       },
       hostApi: { url: this.devices.hostUrl, identity: this.devices.hotIdentity },
       control: controlUrl,
+      dashboard: `${controlUrl}/dashboard/`,
       events: `${controlUrl}/events`,
       vweb: `${vwebUrl}/api/v1/open`,
       numbers: { ...WORLD_NUMBERS },
@@ -373,6 +384,31 @@ export class Rig {
       renameSync(`${file}.tmp`, file);
     }
     this.events.publish('rig.ready', { api: this.ready.api.url, control: controlUrl });
+  }
+
+  /** What the dashboard reads of the world (dashboard/world-view.ts). */
+  private dashboardView(sims: { cold1: SimCard; cold2: SimCard }): DashboardView {
+    const rig = this;
+    return new DashboardView({
+      clock: this.clock,
+      events: this.events,
+      devices: this.devices,
+      network: this.network,
+      vweb: this.vweb,
+      ledger: this.gateway.ledger,
+      chain: this.chain,
+      get vDevice() {
+        return rig.vDevice;
+      },
+      timeScale: this.timeScale,
+      processes: this.o.processes === true,
+      numbers: { ...WORLD_NUMBERS },
+      sims: [
+        { sim: 1, msisdn: sims.cold1.msisdn, carrierId: sims.cold1.carrierId },
+        { sim: 2, msisdn: sims.cold2.msisdn, carrierId: sims.cold2.carrierId },
+      ],
+      rotation: { ...ROTATION, timeZone: WORLD_TIME_ZONE },
+    });
   }
 
   /**
@@ -530,10 +566,10 @@ export class Rig {
   private onNetworkEvent(event: NetworkEvent): void {
     switch (event.type) {
       case 'submitted':
-        this.events.publish('sms.sent', { from: event.submission.from, to: event.submission.to, carrier: event.submission.carrierId, ...describeSms(event.submission.text) });
+        this.events.publish('sms.sent', { from: event.submission.from, to: event.submission.to, carrier: event.submission.carrierId, submissionId: event.submission.id, ...describeSms(event.submission.text) });
         break;
       case 'delivered':
-        this.events.publish('sms.delivered', { from: event.delivery.from, to: event.delivery.to, duplicate: event.delivery.duplicate, ...describeSms(event.delivery.text) });
+        this.events.publish('sms.delivered', { from: event.delivery.from, to: event.delivery.to, duplicate: event.delivery.duplicate, submissionId: event.delivery.submissionId, ...describeSms(event.delivery.text) });
         break;
       case 'carrier':
         this.events.publish('network.carrier', { carrier: event.carrierId, up: event.up });

@@ -87,6 +87,7 @@ function summary(ready: ReadyInfo, temporary: boolean): string {
   const token = ready.api.tokens.hotSending.token;
   return [
     `HSM simulation running (world time ${ready.worldTime}, time scale ${ready.timeScale}${ready.processes ? ', devices in separate processes' : ''})`,
+    `  dashboard    ${ready.dashboard}  (open it in a browser)`,
     `  Open API     ${ready.api.url}`,
     `  token        ${token}  (Hot Sending; the Cold Receiving credential signs requests, see the ready line)`,
     `  try          curl -H 'token: ${token}' ${ready.api.url}/time`,

@@ -39,6 +39,10 @@ describe('a newcomer runs npm start', () => {
     expect(ready.hostApi.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/);
     expect(ready.hostApi.identity).toMatch(/^0[23][0-9a-f]{64}$/);
     expect(Object.values(ready.numbers).every((n) => /^\+\d{8,15}$/.test(n))).toBe(true);
+    expect(ready.dashboard).toBe(`${ready.control}/dashboard/`);
+    const dashboard = await fetch(ready.dashboard);
+    expect(dashboard.status).toBe(200);
+    expect(await dashboard.text()).toContain('<script type="module" src="page/app.js">');
 
     const api = ready.api.url;
     const token = ready.api.tokens.hotSending.token;
@@ -77,6 +81,7 @@ describe('a newcomer runs npm start', () => {
 
     expect(await first.stop('SIGINT', STOP_LIMIT_MS)).toBe(0);
     expect(first.stderr()).toContain('stopped.');
+    expect(first.stderr()).toContain(`dashboard    ${ready.dashboard}`);
 
     const second = startSim(args);
     const resumed = await second.ready(READY_LIMIT_MS);

@@ -103,6 +103,8 @@ describe('the simulated rig', () => {
         ['/control/fault', { fault: 'kill', device: 'hot' }, 'fault'],
         ['/control/advance', { ms: -5 }, 'ms'],
         ['/control/withdrawal', { outs: '' }, 'outs'],
+        ['/control/withdrawal', { outs: `${PAYEE},12x` }, 'outs[0].value'],
+        ['/control/withdrawal', { outs: `${PAYEE},1000`, coinCode: 'XYZ' }, 'coinCode'],
         ['/control/sms', { from: 'nobody', to: rig.ready.numbers.vDevice, text: 'x' }, 'from'],
       ] as const) {
         const response = await control(rig, path, body);

@@ -1,12 +1,34 @@
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { parseControl } from '../../hw-profiles/sim/gsm/modem-control.ts';
+import { encodeSubmit } from '../../shared/gsm/pdu.ts';
+import { openSerialPort } from '../../shared/port.ts';
+import { parseControl, parseControlLine } from '../../hw-profiles/sim/gsm/modem-control.ts';
 import { hsm } from '../helpers/cli.ts';
 import { expectHsmError } from '../helpers/errors.ts';
+import { startModemSim } from '../helpers/modem-sim-process.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
+
+const socat = osTool('socat', 'socat');
+
+/** Sends one SMS through the modem at `path` in PDU mode and returns the `+CMGS` message reference. */
+async function sendOne(path: string): Promise<number> {
+  const port = await openSerialPort({ path, baudRate: 115_200 });
+  let text = '';
+  port.onData((chunk) => (text += Buffer.from(chunk).toString('latin1')));
+  const pdu = encodeSubmit({ to: '+15550000009', text: 'mr' })[0] as { hex: string; tpduLength: number };
+  port.write(Buffer.from(`ATE0\rAT+CMGS=${pdu.tpduLength}\r${pdu.hex}\x1a`, 'latin1'));
+  const deadline = Date.now() + 15_000;
+  while (!/\+CMGS: \d+\r\n\r\nOK\r\n/.test(text)) {
+    if (Date.now() > deadline) throw new Error(`no +CMGS; got ${JSON.stringify(text)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await port.close();
+  return Number(/\+CMGS: (\d+)/.exec(text)?.[1]);
+}
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
 
@@ -34,7 +56,7 @@ describe('hsm modem-sim', () => {
   it('announces itself, answers control lines, and removes its pty on SIGTERM', async () => {
     const dir = tempDir();
     const pty = join(dir, 'modem');
-    const child = spawn(process.execPath, [HSM, 'modem-sim', '--pty', pty, '--msisdn', '+4917000000001', '--profile', 'ec25'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [HSM, 'modem-sim', '--pty', pty, '--msisdn', '+4917000000001', '--profile', 'ec25', '--state-dir', join(dir, 'sims')], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines: Array<Record<string, unknown>> = [];
     const next = (): Promise<Record<string, unknown>> =>
       new Promise((resolve) => {
@@ -46,7 +68,7 @@ describe('hsm modem-sim', () => {
           resolve(parsed);
         });
       });
-    expect(await next()).toMatchObject({ event: 'ready', pty, msisdn: '+4917000000001', profile: 'ec25', imsi: expect.stringMatching(/^26201\d{10}$/) });
+    expect(await next()).toMatchObject({ event: 'ready', pty, msisdn: '+4917000000001', profile: 'ec25', imsi: expect.stringMatching(/^00101\d{10}$/) });
     expect(existsSync(pty)).toBe(true);
     child.stdin.write('{"signal":{"rssi":40}}\n');
     expect(await next()).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_ARGUMENT', field: 'rssi' } });
@@ -63,6 +85,39 @@ describe('hsm modem-sim', () => {
   }, 30_000);
 });
 
+describe.skipIf(!socat.available)('hsm modem-sim with peers and SIM files', () => {
+  it('serves --peer modems with the profile asked for, and takes control lines for each by number', async () => {
+    const dir = tempDir();
+    const sim = startModemSim(['--pty', join(dir, 'main'), '--msisdn', '+4917000000001', '--profile', 'ec25', '--peer', `+4917000000002=${join(dir, 'peer')}`, '--send-delay', '100', '--state-dir', join(dir, 'sims')]);
+    const ready = await sim.waitFor((l) => l.event === 'ready');
+    expect(ready).toMatchObject({ profile: 'ec25', peers: [{ msisdn: '+4917000000002', profile: 'ec25', imei: expect.stringMatching(/^86280704\d{7}$/) }] });
+    expect(await sim.control({ modem: '+4917000000002', inject: { from: '+15550000001', text: 'to the peer' } })).toMatchObject({ event: 'ok', modem: '+4917000000002', result: { indexes: [0] } });
+    expect(await sim.control({ messages: true })).toMatchObject({ event: 'ok', result: { messages: [] } });
+    expect(await sim.control({ modem: '+4917000000002', messages: true })).toMatchObject({ result: { messages: [{ index: 0 }] } });
+    expect(await sim.control({ modem: '+4917000000009', messages: true })).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_CONTROL', field: 'modem' } });
+    const mixed = startModemSim(['--pty', join(dir, 'main2'), '--msisdn', '+4917000000001', '--peer', `+4917000000002=${join(dir, 'peer2')}`, '--peer-profile', 'sim800c', '--state-dir', join(dir, 'sims')]);
+    expect(await mixed.waitFor((l) => l.event === 'ready')).toMatchObject({ profile: 'default', peers: [{ profile: 'sim800c' }] });
+  }, 60_000);
+
+  it('the message reference goes on across restarts, kept in the SIM files of --state-dir', async () => {
+    const dir = tempDir();
+    const args = ['--pty', join(dir, 'modem'), '--msisdn', '+4917000000001', '--send-delay', '100', '--state-dir', join(dir, 'sims')];
+    const first = startModemSim(args);
+    const ready = await first.waitFor((l) => l.event === 'ready');
+    expect([await sendOne(join(dir, 'modem')), await sendOne(join(dir, 'modem'))]).toEqual([0, 1]);
+    expect(await first.stop()).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'sims', `sim-${String(ready.imsi)}.json`), 'utf8'))).toEqual({ lastMessageReference: 1 });
+    const second = startModemSim(args);
+    await second.waitFor((l) => l.event === 'ready');
+    expect(await sendOne(join(dir, 'modem'))).toBe(2);
+    await second.stop();
+    writeFileSync(join(dir, 'sims', `sim-${String(ready.imsi)}.json`), '{"lastMessageReference":300}');
+    const broken = await hsm(['modem-sim', ...args]);
+    expect(broken.code).toBe(2);
+    expect(JSON.parse(broken.stdout).error).toMatchObject({ code: 'SIM_FILE', field: 'lastMessageReference' });
+  }, 60_000);
+});
+
 describe('modem control lines', () => {
   it('are checked against a strict schema', () => {
     expect(parseControl('{"inject":{"from":"+4917","text":"hi","order":[2,1]}}')).toEqual({ inject: { from: '+4917', text: 'hi', order: [2, 1] } });
@@ -74,5 +129,8 @@ describe('modem control lines', () => {
     expectHsmError(() => parseControl('{"hang":"forever"}'), 'MODEM_BAD_CONTROL', 'hang');
     expectHsmError(() => parseControl('[1]'), 'MODEM_BAD_CONTROL');
     expectHsmError(() => parseControl('x'.repeat(9_000)), 'MODEM_BAD_CONTROL', 'line');
+    expect(parseControlLine('{"modem":"+4917","fillStorage":true}')).toEqual({ modem: '+4917', command: { fillStorage: true } });
+    expectHsmError(() => parseControlLine('{"modem":"two","fillStorage":true}'), 'MODEM_BAD_CONTROL', 'modem');
+    expectHsmError(() => parseControlLine('{"modem":"+4917"}'), 'MODEM_BAD_CONTROL', 'line');
   });
 });

@@ -69,6 +69,19 @@ describe('vendor commands do what they say', () => {
     expect(await term.read(/\r\n$/)).toBe('\r\n+CMTI: "SM",1\r\n');
   });
 
+  it('E3372: AT^PORTSEL=1 (sent by Gammu\'s Huawei init, which gives up on an error) keeps URCs here; 0 sends them to the modem port', async () => {
+    const { term, device } = await emulatorBench({ profile: 'e3372' });
+    await at(term, 'ATE0;^CURC=0');
+    expect(await at(term, 'AT^PORTSEL=1')).toBe('\r\nOK\r\n');
+    expect(await at(term, 'AT^PORTSEL?')).toBe('\r\n^PORTSEL: 1\r\n\r\nOK\r\n');
+    await at(term, 'AT^PORTSEL=0');
+    device.modem.injectSms({ from: '+4917011', text: 'to the modem port' });
+    expect(await at(term, 'AT')).toBe('\r\nOK\r\n');
+    await at(term, 'AT^PORTSEL=1');
+    device.modem.injectSms({ from: '+4917011', text: 'here' });
+    expect(await term.read(/\r\n$/)).toBe('\r\n+CMTI: "SM",1\r\n');
+  });
+
   it('SIM800: AT+CIURC=0 leaves "Call Ready" out of the next boot', async () => {
     const { term } = await emulatorBench({ profile: 'sim800c' });
     await at(term, 'AT+CIURC=0');

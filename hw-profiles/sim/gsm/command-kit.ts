@@ -75,6 +75,11 @@ export interface ModemSettings {
   cusd: 0 | 1;
   /** `+CPBS` (27.007 §8.11). */
   phonebook: string;
+  /**
+   * The port URCs go to (Quectel `+QURCCFG "urcport"`, Huawei `^PORTSEL`); they are lost to
+   * the emulated tty unless this is the profile's `atPort`.
+   */
+  urcPort: string;
   /** SIM800 `+CSCLK` (slow clock) and `+CLTS` (network time stamps). */
   csclk: 0 | 1 | 2;
   clts: 0 | 1;
@@ -85,8 +90,6 @@ export interface ModemNv {
   saved: Partial<ModemSettings>;
   /** SIM800 `+CIURC`: "Call Ready" among the boot URCs. */
   callReadyUrc: boolean;
-  /** Quectel `+QURCCFG "urcport"`: the port URCs go to; the emulated tty is "usbat". */
-  urcPort: string;
 }
 
 export type SimState = 'absent' | 'pin' | 'puk' | 'ready';

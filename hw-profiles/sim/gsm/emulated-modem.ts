@@ -153,6 +153,7 @@ function defaultSettings(smsc: string, profile: ModemProfile): ModemSettings {
     cmms: 0,
     cusd: 0,
     phonebook: 'SM',
+    urcPort: profile.atPort,
     csclk: 0,
     clts: 0,
   };
@@ -197,7 +198,7 @@ export class EmulatedModem implements ModemContext {
   private sleepTimer: TimerHandle | undefined;
 
   // Survive power cycles
-  readonly nv: ModemNv = { saved: {}, callReadyUrc: true, urcPort: 'usbat' };
+  readonly nv: ModemNv = { saved: {}, callReadyUrc: true };
   private pinAttemptsLeft = 3;
   private nextMr = 0;
   private rssi = 21;
@@ -876,7 +877,7 @@ export class EmulatedModem implements ModemContext {
    */
   private urc(lines: string[]): void {
     if (!this.powered || this.hung !== undefined) return;
-    if (this.nv.urcPort !== 'usbat') return;
+    if (this.settings.urcPort !== this.profile.atPort) return;
     if (this.hostPresence !== undefined && !this.hostPresence()) return;
     this.urcQueue.push(lines);
     if (!this.busy && this.mode === 'command' && this.line === '') this.flushUrcs();

@@ -34,6 +34,8 @@ export interface ModemProfile {
   readonly ati: readonly string[];
   /** `AT+GCAP` (V.250 §6.1.9): the capability list after `+GCAP: `. */
   readonly gcap: string;
+  /** Which of the module's ports the emulated tty is, for commands that send URCs to one of them. */
+  readonly atPort: string;
   /** Printed after power-on and after `AT+CFUN=1,1`, in order, once boot is done. */
   readonly bootUrcs: readonly string[];
   /** Until boot is done, SMS commands fail with `+CMS ERROR: 314` (SIM busy). */
@@ -82,6 +84,7 @@ const DEFAULT: ModemProfile = {
   tac: '35209900',
   ati: ['{manufacturer}', '{model}', 'Revision: {revision}'],
   gcap: '+CGSM',
+  atPort: 'uart',
   bootUrcs: [],
   bootDelayMs: 0,
   storageIndexBase: 1,
@@ -110,6 +113,7 @@ const SIM800C: ModemProfile = {
   tac: '86777003',
   ati: ['SIM800 R14.18'],
   gcap: '+CGSM',
+  atPort: 'uart',
   bootUrcs: ['RDY', '+CFUN: 1', '+CPIN: READY', 'Call Ready', 'SMS Ready'],
   bootDelayMs: 3_000,
   storageIndexBase: 1,
@@ -144,6 +148,7 @@ const E3372: ModemProfile = {
   tac: '86734102',
   ati: ['Manufacturer: {manufacturer}', 'Model: {model}', 'Revision: {revision}', 'IMEI: {imei}', '+GCAP: {gcap}'],
   gcap: '+CGSM,+DS,+ES',
+  atPort: 'pcui',
   bootUrcs: ['^SIMST: 1', '^SRVST: 2', '^MODE: 5,4'],
   bootDelayMs: 2_000,
   storageIndexBase: 0,
@@ -160,7 +165,7 @@ const E3372: ModemProfile = {
   memoryFullUrc: { line: '^SMMEMFULL: "SM"', onAtBoot: true },
   ccidPrefix: '^ICCID: ',
   phonebooks: ['SM', 'ON', 'EN', 'FD'],
-  vendorCommands: ['^CURC'],
+  vendorCommands: ['^CURC', '^PORTSEL'],
   evidence: {
     ati: 'luci-app-3ginfo-lite #25 (an E3372 in stick mode: Manufacturer/Model/Revision/IMEI/+GCAP lines)',
     gcap: 'luci-app-3ginfo-lite #25 and #124 (+GCAP: +CGSM,+DS,+ES)',
@@ -169,6 +174,7 @@ const E3372: ModemProfile = {
     ussdStrings: 'gammu libgammu/gsmphones.c: E3372 has F_ENCODED_USSD; gammu tests/at-ussd/01-E160.dump and 02-E160.dump are Huawei replies in packed hex',
     unknownCommand: 'field reports collected in notes/gsm-modems.md §4 (COMMAND NOT SUPPORT)',
     signalUrc: 'gammu #111, #138 (^RSSI floods until AT^CURC=0)',
+    vendorCommands: 'gammu libgammu/phone/at/atgen.c: F_HUAWEI_INIT sends AT^CURC=0 and AT^PORTSEL=1 and gives up on an error, so E3372 sticks accept both; ^PORTSEL 0/1 sends URCs to the modem or the PCUI port. The emulated tty is the PCUI port; that URCs come to it before any ^PORTSEL is assumed, not verified',
     trailingOctets: 'no public capture found; modelled as the strict reading (304). node-pdu #22 shows an unnamed module refusing such a part (+CMS ERROR: 513)',
   },
 };
@@ -181,6 +187,7 @@ const EC25: ModemProfile = {
   tac: '86280704',
   ati: ['{manufacturer}', '{model}', 'Revision: {revision}'],
   gcap: '+CGSM',
+  atPort: 'usbat',
   bootUrcs: ['RDY', '+CFUN: 1', '+CPIN: READY', '+QUSIM: 1', '+QIND: SMS DONE'],
   bootDelayMs: 5_000,
   storageIndexBase: 0,

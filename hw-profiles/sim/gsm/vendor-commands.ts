@@ -3,6 +3,7 @@
  * module's manual says it does (modem-profiles.ts cites the manuals):
  *
  * - Huawei `^CURC=<0|1>`: periodic reports (`^RSSI`...) off or on.
+ * - Huawei `^PORTSEL=<0|1>`: URCs to the modem port or the PCUI port (the emulated tty).
  * - Quectel `+QINDCFG=<type>[,<enable>[,<savetonvram>]]`: which `+QIND` reports come ("csq"
  *   signal, "smsfull" memory full, "smsincoming" +CMTI/+CMT/+CDS, "ring", "act", or "all").
  * - Quectel `+QURCCFG="urcport"[,<port>]`: the port URCs go to; the emulated tty is "usbat".
@@ -61,10 +62,21 @@ const URC_PORTS = ['usbat', 'usbmodem', 'uart1'];
 const qurccfg: CommandHandler = (ctx, call) => {
   if (call.form === 'test') return ok(`+QURCCFG: "urcport",(${URC_PORTS.map(quoted).join(',')})`);
   if (call.form !== 'set' || unquote(call.args[0]).toLowerCase() !== 'urcport' || call.args.length > 2) return fail('error');
-  if (call.args.length === 1) return ok(`+QURCCFG: "urcport",${quoted(ctx.nv.urcPort)}`);
+  if (call.args.length === 1) return ok(`+QURCCFG: "urcport",${quoted(ctx.settings.urcPort)}`);
   const port = unquote(call.args[1]).toLowerCase();
   if (!URC_PORTS.includes(port)) return fail('error');
-  ctx.nv.urcPort = port;
+  ctx.settings.urcPort = port;
+  ctx.nv.saved.urcPort = port; // saved at once (EC25 manual, +QURCCFG)
+  return ok();
+};
+
+/** Huawei `^PORTSEL`: 0 sends URCs to the modem port, 1 to the PCUI port (the emulated tty). */
+const portsel: CommandHandler = (ctx, call) => {
+  if (call.form === 'test') return ok('^PORTSEL: (0,1)');
+  if (call.form === 'read') return ok(`^PORTSEL: ${ctx.settings.urcPort === 'modem' ? 0 : 1}`);
+  const value = intArg(call.args[0], 0, 1);
+  if (value === undefined || call.args.length > 1) return fail('error');
+  ctx.settings.urcPort = value === 1 ? 'pcui' : 'modem';
   return ok();
 };
 
@@ -79,6 +91,7 @@ const ciurc: CommandHandler = (ctx, call) => {
 
 export const VENDOR_COMMANDS: Readonly<Record<string, CommandHandler>> = {
   '^CURC': curc,
+  '^PORTSEL': portsel,
   '+QINDCFG': qindcfg,
   '+QURCCFG': qurccfg,
   '+CSCLK': numericSetting('+CSCLK', 'csclk', 2),

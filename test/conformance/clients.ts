@@ -6,7 +6,7 @@
  * within a bound after SIGTERM.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ConformanceWorld, ServedPhone } from './harness.ts';
@@ -126,19 +126,50 @@ export function spool(dir: string): Array<{ name: string; content: Buffer }> {
     .map((name) => ({ name, content: readFileSync(join(dir, name)) }));
 }
 
+/** An SMS daemon with a directory of its own for its config, spools and log. */
+abstract class SmsDaemon {
+  protected daemon: Daemon | undefined;
+
+  constructor(readonly dir: string) {}
+
+  protected launch(command: string, args: readonly string[]): void {
+    this.daemon = new Daemon(command, args, this.dir);
+  }
+
+  /** The last lines of its log, for a failure message. */
+  log(): string {
+    try {
+      return readFileSync(join(this.dir, 'smsd.log'), 'utf8').split('\n').slice(-40).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  /** SIGTERM to it and its children; fails when any is still running after `timeoutMs`. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    await this.daemon?.stop(timeoutMs);
+  }
+
+  async kill(): Promise<void> {
+    await this.daemon?.kill();
+  }
+
+  get running(): boolean {
+    return this.daemon?.running ?? false;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // gammu-smsd (files backend)
 
-export class GammuSmsd {
-  readonly dir: string;
+export class GammuSmsd extends SmsDaemon {
   readonly config: string;
-  private daemon: Daemon | undefined;
 
   constructor(
     world: ConformanceWorld,
     readonly phone: ServedPhone,
   ) {
-    this.dir = world.subdir(`gammu-smsd-${phone.profile}`);
+    super(world.subdir(`gammu-smsd-${phone.profile}`));
     for (const sub of ['inbox', 'outbox', 'sent', 'error']) world.subdir(`gammu-smsd-${phone.profile}/${sub}`);
     this.config = join(this.dir, 'smsdrc');
     writeFileSync(
@@ -166,7 +197,7 @@ export class GammuSmsd {
   }
 
   start(): void {
-    this.daemon = new Daemon('gammu-smsd', ['-c', this.config], this.dir);
+    this.launch('gammu-smsd', ['-c', this.config]);
   }
 
   /** `gammu-smsd-inject TEXT <to> [extra] -text <text>`: puts a message in the outbox. */
@@ -174,47 +205,42 @@ export class GammuSmsd {
     await run('gammu-smsd-inject', ['-c', this.config, 'TEXT', to, ...extra, '-text', text], signal);
   }
 
-  /** Inbox texts by sender: the files of one message (`_00`, `_01`...) joined, as bytes. */
-  inbox(): Map<string, Buffer> {
-    const bySender = new Map<string, Buffer[]>();
-    for (const file of spool(join(this.dir, 'inbox'))) {
-      const sender = /^IN\d{8}_\d{6}_\d{2}_(.+)_\d{2}\.txt$/.exec(file.name)?.[1];
-      if (sender === undefined) continue;
-      bySender.set(sender, [...(bySender.get(sender) ?? []), file.content]);
+  /**
+   * The inbox as messages, in the order smsd wrote them: `IN<date>_<time>_<n>_<sender>_<part>.txt`
+   * holds one part each; a message's parts share <n> and <sender> but each has its own time
+   * stamp, so part 00 starts a message and the parts after it follow it.
+   */
+  inbox(): Array<{ sender: string; content: Buffer }> {
+    const dir = join(this.dir, 'inbox');
+    const files = spool(dir)
+      .map((file) => ({ ...file, written: statSync(join(dir, file.name), { bigint: true }).mtimeNs, name: /^IN\d{8}_\d{6}_(\d{2})_(.+)_(\d{2})\.txt$/.exec(file.name) }))
+      .filter((file) => file.name !== null)
+      .sort((a, b) => (a.written < b.written ? -1 : a.written > b.written ? 1 : 0));
+    const messages: Array<{ key: string; sender: string; parts: Buffer[] }> = [];
+    for (const file of files) {
+      const [, serial, sender, part] = file.name as RegExpExecArray;
+      const key = `${serial}/${sender}`;
+      const open = part === '00' ? undefined : [...messages].reverse().find((m) => m.key === key);
+      if (open === undefined) messages.push({ key, sender: sender as string, parts: [file.content] });
+      else open.parts.push(file.content);
     }
-    return new Map([...bySender].map(([sender, parts]) => [sender, Buffer.concat(parts)]));
+    return messages.map((m) => ({ sender: m.sender, content: Buffer.concat(m.parts) }));
   }
 
-  /** What smsd logged, for a failure message. */
-  log(): string {
-    try {
-      return readFileSync(join(this.dir, 'smsd.log'), 'utf8').split('\n').slice(-40).join('\n');
-    } catch {
-      return '';
-    }
+  /** A spool directory's files and their text, for a failure message. */
+  listing(name: 'inbox' | 'outbox' | 'sent' | 'error'): string {
+    return spool(join(this.dir, name))
+      .map((file) => `${file.name}: ${JSON.stringify(file.content.toString('utf8'))}`)
+      .join('\n');
   }
 
-  /** SIGTERM; fails when smsd is still running after `timeoutMs`. */
-  async stop(timeoutMs = 20_000): Promise<void> {
-    await this.daemon?.stop(timeoutMs);
-  }
-
-  async kill(): Promise<void> {
-    await this.daemon?.kill();
-  }
-
-  get running(): boolean {
-    return this.daemon?.running ?? false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // smstools3 smsd
 
-export class Smstools {
-  readonly dir: string;
+export class Smstools extends SmsDaemon {
   readonly config: string;
-  private daemon: Daemon | undefined;
   private serial = 0;
 
   constructor(
@@ -222,7 +248,7 @@ export class Smstools {
     readonly phone: ServedPhone,
     options: { memoryStart: number },
   ) {
-    this.dir = world.subdir(`smstools-${phone.profile}`);
+    super(world.subdir(`smstools-${phone.profile}`));
     for (const sub of ['outgoing', 'checked', 'incoming', 'sent', 'failed', 'report', 'saved', 'new']) world.subdir(`smstools-${phone.profile}/${sub}`);
     this.config = join(this.dir, 'smsd.conf');
     const at = (name: string): string => join(this.dir, name);
@@ -262,7 +288,7 @@ export class Smstools {
   }
 
   start(): void {
-    this.daemon = new Daemon('smsd', ['-t', '-c', this.config], this.dir);
+    this.launch('smsd', ['-t', '-c', this.config]);
   }
 
   /** Puts a message file in the outgoing spool (written aside, then moved in, as smstools asks). */
@@ -290,26 +316,6 @@ export class Smstools {
     return spool(join(this.dir, spoolName)).map((file) => ({ name: file.name, ...Smstools.parse(file.content) }));
   }
 
-  log(): string {
-    try {
-      return readFileSync(join(this.dir, 'smsd.log'), 'utf8').split('\n').slice(-40).join('\n');
-    } catch {
-      return '';
-    }
-  }
-
-  /** SIGTERM; fails when smsd (main process and modem process) is still running after `timeoutMs`. */
-  async stop(timeoutMs = 30_000): Promise<void> {
-    await this.daemon?.stop(timeoutMs);
-  }
-
-  async kill(): Promise<void> {
-    await this.daemon?.kill();
-  }
-
-  get running(): boolean {
-    return this.daemon?.running ?? false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

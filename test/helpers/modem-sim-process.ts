@@ -53,7 +53,8 @@ export function startModemSim(args: string[]): ModemSimProcess {
       }
     }
   });
-  const waitFor = (predicate: (line: JsonLine) => boolean, timeoutMs = 20_000): Promise<JsonLine> => {
+  // A bound on hanging, not a pause: starting tsx, socat and the modems takes long on a loaded machine.
+  const waitFor = (predicate: (line: JsonLine) => boolean, timeoutMs = 60_000): Promise<JsonLine> => {
     const found = lines.find(predicate);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

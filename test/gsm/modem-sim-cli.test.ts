@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { encodeSubmit } from '../../shared/gsm/pdu.ts';
 import { openSerialPort } from '../../shared/port.ts';
@@ -30,8 +28,6 @@ async function sendOne(path: string): Promise<number> {
   return Number(/\+CMGS: (\d+)/.exec(text)?.[1]);
 }
 
-const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
-
 describe('hsm modem-sim', () => {
   it('refuses bad options with a typed error and exit code 2', async () => {
     const dir = tempDir();
@@ -42,47 +38,33 @@ describe('hsm modem-sim', () => {
       [['--pty', join(dir, 'm'), '--msisdn', '+4917', '--send-delay', 'fast'], 'send-delay'],
       [['--pty', join(dir, 'missing', 'm'), '--msisdn', '+4917'], 'pty'],
       [['--pty', join(dir, 'm'), '--msisdn', '+4917', '--peer', '+4917=/tmp/x'], 'peer'],
+      [['--pty', join(dir, 'm'), '--msisdn', '+4917', '--peer-profile', 'nokia'], 'peer-profile'],
     ];
     writeFileSync(join(dir, 'taken'), '');
     cases.push([['--pty', join(dir, 'taken'), '--msisdn', '+4917'], 'pty']);
-    for (const [args, field] of cases) {
-      const result = await hsm(['modem-sim', ...args]);
+    // Side by side: each is a process of its own, and each refuses before serving anything.
+    const results = await Promise.all(cases.map(([args]) => hsm(['modem-sim', ...args])));
+    results.forEach((result, i) => {
+      const [args, field] = cases[i] as [string[], string];
       expect(result.code, args.join(' ')).toBe(2);
-      expect(JSON.parse(result.stdout).error.field).toBe(field);
-    }
+      expect(JSON.parse(result.stdout).error.field, args.join(' ')).toBe(field);
+    });
     expect(existsSync(join(dir, 'm'))).toBe(false);
-  });
+  }, 120_000);
 
   it('announces itself, answers control lines, and removes its pty on SIGTERM', async () => {
     const dir = tempDir();
     const pty = join(dir, 'modem');
-    const child = spawn(process.execPath, [HSM, 'modem-sim', '--pty', pty, '--msisdn', '+4917000000001', '--profile', 'ec25', '--state-dir', join(dir, 'sims')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines: Array<Record<string, unknown>> = [];
-    const next = (): Promise<Record<string, unknown>> =>
-      new Promise((resolve) => {
-        const reader = createInterface({ input: child.stdout });
-        reader.once('line', (text) => {
-          reader.close();
-          const parsed = JSON.parse(text) as Record<string, unknown>;
-          lines.push(parsed);
-          resolve(parsed);
-        });
-      });
-    expect(await next()).toMatchObject({ event: 'ready', pty, msisdn: '+4917000000001', profile: 'ec25', imsi: expect.stringMatching(/^00101\d{10}$/) });
+    const sim = startModemSim(['--pty', pty, '--msisdn', '+4917000000001', '--profile', 'ec25', '--state-dir', join(dir, 'sims')]);
+    expect(await sim.waitFor((l) => l.event === 'ready')).toMatchObject({ event: 'ready', pty, msisdn: '+4917000000001', profile: 'ec25', imsi: expect.stringMatching(/^00101\d{10}$/) });
     expect(existsSync(pty)).toBe(true);
-    child.stdin.write('{"signal":{"rssi":40}}\n');
-    expect(await next()).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_ARGUMENT', field: 'rssi' } });
-    child.stdin.write('not json\n');
-    expect(await next()).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_CONTROL', field: 'line' } });
-    child.stdin.write('{"registration":2}\n');
-    expect(await next()).toEqual({ event: 'ok', command: 'registration' });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const stopped = next();
-    child.kill('SIGTERM');
-    expect(await stopped).toEqual({ event: 'stopped' });
-    expect(await exited).toBe(0);
+    expect(await sim.control({ signal: { rssi: 40 } })).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_ARGUMENT', field: 'rssi' } });
+    expect(await sim.control('not json')).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_CONTROL', field: 'line' } });
+    expect(await sim.control({ registration: 2 })).toEqual({ event: 'ok', command: 'registration' });
+    expect(await sim.stop()).toBe(0);
+    expect(await sim.waitFor((l) => l.event === 'stopped')).toEqual({ event: 'stopped' });
     expect(existsSync(pty)).toBe(false);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe.skipIf(!socat.available)('hsm modem-sim with peers and SIM files', () => {

@@ -5,7 +5,7 @@
  * what each module makes of a PDU with octets after its user data.
  */
 import { describe, expect, it } from 'vitest';
-import { decodePdu, encodeSubmit } from '../../shared/gsm/pdu.ts';
+import { decodePdu, encodeDeliverRaw, encodeSubmit } from '../../shared/gsm/pdu.ts';
 import { COMMANDS, VENDOR_COMMANDS } from '../../hw-profiles/sim/gsm/modem-commands.ts';
 import { MODEM_PROFILES, MODEM_PROFILE_NAMES, modemProfile, type ModemProfileName } from '../../hw-profiles/sim/gsm/modem-profiles.ts';
 import { EmulatedModemDevice } from '../../hw-profiles/sim/gsm/modem-device.ts';
@@ -137,6 +137,15 @@ describe('text mode in the TE character set (27.005 §3.1 <data>, 27.007 §5.5)'
       await at(term, `AT+CSCS="${charset}"`);
       expect(await at(term, 'AT+CMGR=1'), charset).toMatch(/\r\n20AC002000FC00204F60597D\r\n\r\nOK\r\n$/);
     }
+  });
+
+  it('8-bit data is hex octets too', async () => {
+    const { term, device } = await emulatorBench();
+    await at(term, 'ATE0;+CMGF=1;+CSCS="GSM"');
+    const data = Uint8Array.of(0x00, 0x1a, 0x1b, 0x80, 0xff);
+    device.modem.injectPdu(encodeDeliverRaw({ from: '+4917011', timestamp: Date.UTC(2026, 0, 2), protocolId: 0, dcs: 0x04, userData: { udl: data.length, udhi: false, ud: data }, smsc: SMSC_A }).hex);
+    await term.read(/\+CMTI: "SM",1\r\n$/);
+    expect(await at(term, 'AT+CMGR=1')).toMatch(/\r\n001A1B80FF\r\n\r\nOK\r\n$/);
   });
 
   it('GSM 7-bit text is shown in GSM 03.38 bytes, in IRA, or as UCS2 hex', async () => {

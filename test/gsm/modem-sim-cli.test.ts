@@ -68,24 +68,16 @@ describe('hsm modem-sim', () => {
 });
 
 describe.skipIf(!socat.available)('hsm modem-sim with peers and SIM files', () => {
-  it('serves --peer modems with the profile asked for, and takes control lines for each by number', async () => {
+  it('peers run --profile and take control lines by number; the message reference goes on across restarts in --state-dir', async () => {
     const dir = tempDir();
-    const sim = startModemSim(['--pty', join(dir, 'main'), '--msisdn', '+4917000000001', '--profile', 'ec25', '--peer', `+4917000000002=${join(dir, 'peer')}`, '--send-delay', '100', '--state-dir', join(dir, 'sims')]);
-    const ready = await sim.waitFor((l) => l.event === 'ready');
-    expect(ready).toMatchObject({ profile: 'ec25', peers: [{ msisdn: '+4917000000002', profile: 'ec25', imei: expect.stringMatching(/^86280704\d{7}$/) }] });
-    expect(await sim.control({ modem: '+4917000000002', inject: { from: '+15550000001', text: 'to the peer' } })).toMatchObject({ event: 'ok', modem: '+4917000000002', result: { indexes: [0] } });
-    expect(await sim.control({ messages: true })).toMatchObject({ event: 'ok', result: { messages: [] } });
-    expect(await sim.control({ modem: '+4917000000002', messages: true })).toMatchObject({ result: { messages: [{ index: 0 }] } });
-    expect(await sim.control({ modem: '+4917000000009', messages: true })).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_CONTROL', field: 'modem' } });
-    const mixed = startModemSim(['--pty', join(dir, 'main2'), '--msisdn', '+4917000000001', '--peer', `+4917000000002=${join(dir, 'peer2')}`, '--peer-profile', 'sim800c', '--state-dir', join(dir, 'sims')]);
-    expect(await mixed.waitFor((l) => l.event === 'ready')).toMatchObject({ profile: 'default', peers: [{ profile: 'sim800c' }] });
-  }, 60_000);
-
-  it('the message reference goes on across restarts, kept in the SIM files of --state-dir', async () => {
-    const dir = tempDir();
-    const args = ['--pty', join(dir, 'modem'), '--msisdn', '+4917000000001', '--send-delay', '100', '--state-dir', join(dir, 'sims')];
+    const args = ['--pty', join(dir, 'modem'), '--msisdn', '+4917000000001', '--profile', 'ec25', '--peer', `+4917000000002=${join(dir, 'peer')}`, '--send-delay', '100', '--state-dir', join(dir, 'sims')];
     const first = startModemSim(args);
     const ready = await first.waitFor((l) => l.event === 'ready');
+    expect(ready).toMatchObject({ profile: 'ec25', peers: [{ msisdn: '+4917000000002', profile: 'ec25', imei: expect.stringMatching(/^86280704\d{7}$/) }] });
+    expect(await first.control({ modem: '+4917000000002', inject: { from: '+15550000001', text: 'to the peer' } })).toMatchObject({ event: 'ok', modem: '+4917000000002', result: { indexes: [0] } });
+    expect(await first.control({ messages: true })).toMatchObject({ event: 'ok', result: { messages: [] } });
+    expect(await first.control({ modem: '+4917000000002', messages: true })).toMatchObject({ result: { messages: [{ index: 0 }] } });
+    expect(await first.control({ modem: '+4917000000009', messages: true })).toMatchObject({ event: 'error', error: { code: 'MODEM_BAD_CONTROL', field: 'modem' } });
     expect([await sendOne(join(dir, 'modem')), await sendOne(join(dir, 'modem'))]).toEqual([0, 1]);
     expect(await first.stop()).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'sims', `sim-${String(ready.imsi)}.json`), 'utf8'))).toEqual({ lastMessageReference: 1 });
@@ -97,7 +89,7 @@ describe.skipIf(!socat.available)('hsm modem-sim with peers and SIM files', () =
     const broken = await hsm(['modem-sim', ...args]);
     expect(broken.code).toBe(2);
     expect(JSON.parse(broken.stdout).error).toMatchObject({ code: 'SIM_FILE', field: 'lastMessageReference' });
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('modem control lines', () => {

@@ -201,7 +201,7 @@ export class ProcessDevices implements RigDevices {
     // HSM-Cold's modems, served on ptys; serving waits for each to boot, in world time.
     const models = ['sim800c', 'e3372'] as const;
     for (const [i, sim] of sims.entries()) {
-      const modem = new EmulatedModem({ clock, network, sim, profile: models[i], random: this.ctx.random.fork(`modem-sim${i + 1}`) });
+      const modem = new EmulatedModem({ clock, network, sim, profile: models[i], random: this.ctx.random.fork(`modem-sim${i + 1}`), simStore: this.ctx.simStore });
       this.modems.push(await this.ctx.settle(serveModemOnPty(modem, at(`modem-sim${i + 1}`), { onActivity: () => this.active() }), `modem SIM${i + 1} to boot`, 600_000));
     }
     this.hostPort = await freePort();

@@ -15,6 +15,7 @@ import type { KdfCost } from '../../shared/store/vault.ts';
 import { ColdDevice } from '../../hsm-cold/main.ts';
 import { HsmHot } from '../../hsm-hot/main.ts';
 import { coldView, hotView, type DeviceView } from './dashboard/device-view.ts';
+import type { SimStore } from './gsm/emulated-modem.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
 import type { SimCard, SimulatedGsmNetwork } from './gsm/network.ts';
 import { VirtualSerialPair } from './uart/virtual-pair.ts';
@@ -27,6 +28,8 @@ export interface DevicesContext {
   network: SimulatedGsmNetwork;
   /** HSM-Cold's SIM1 and SIM2. */
   sims: readonly [SimCard, SimCard];
+  /** Where the SIMs keep their files (message references) across runs of the world. */
+  simStore: SimStore;
   keys: WorldKeys;
   stateDir: (device: 'hot' | 'cold') => string;
   /** Waits, in world time, until `condition` holds. */
@@ -71,8 +74,8 @@ export class InProcessDevices implements RigDevices {
     const { clock, random, network, sims } = ctx;
     this.wire = new VirtualSerialPair({ clock, baudRate: LINK_BAUD_RATE, random: random.fork('link-wire'), name: 'hsm-link' });
     this.modems = [
-      new EmulatedModemDevice({ clock, network, sim: sims[0], profile: 'sim800c', random: random.fork('modem-sim1'), name: 'cold-sim1' }),
-      new EmulatedModemDevice({ clock, network, sim: sims[1], profile: 'e3372', random: random.fork('modem-sim2'), name: 'cold-sim2' }),
+      new EmulatedModemDevice({ clock, network, sim: sims[0], profile: 'sim800c', random: random.fork('modem-sim1'), name: 'cold-sim1', simStore: ctx.simStore }),
+      new EmulatedModemDevice({ clock, network, sim: sims[1], profile: 'e3372', random: random.fork('modem-sim2'), name: 'cold-sim2', simStore: ctx.simStore }),
     ];
   }
 

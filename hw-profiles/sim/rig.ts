@@ -38,6 +38,7 @@ import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
 import { SimulatedGsmNetwork, defaultCarriers, type NetworkEvent, type SimCard } from './gsm/network.ts';
+import { SimFileStore } from './gsm/sim-store.ts';
 import { SimulatedChain } from './host/chain.ts';
 import { Gateway } from './host/gateway.ts';
 import { signRequest } from './host/gateway-auth.ts';
@@ -116,6 +117,8 @@ export class Rig {
   private readonly o: RigOptions;
   private readonly log: Logger;
   private readonly stateDir: string;
+  /** The SIMs' files (their message references), so a resumed world goes on where it stopped. */
+  private readonly simStore: SimFileStore;
   private readonly temporary: boolean;
   private readonly world: WorldStore;
   private readonly random: SeededRandom;
@@ -133,6 +136,7 @@ export class Rig {
     this.temporary = options.stateDir === undefined;
     this.stateDir = options.stateDir === undefined ? mkdtempSync(join(tmpdir(), 'hsm-sim-')) : resolve(options.stateDir);
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    this.simStore = new SimFileStore(join(this.stateDir, 'sims'));
     // The store's own header records when the file was made, in real time.
     this.world = WorldStore.open(join(this.stateDir, 'world'), new RealClock(), Object.values(LEDGER_RECORDS));
     const origin = this.world.origin();
@@ -242,6 +246,7 @@ export class Rig {
       random: this.random,
       network: this.network,
       sims: [sims.cold1, sims.cold2],
+      simStore: this.simStore,
       keys: this.keys,
       stateDir: (device) => join(this.stateDir, device === 'hot' ? 'hsm-hot' : 'hsm-cold'),
       waitFor: (condition, what, limitMs) => this.waitFor(condition, what, limitMs),
@@ -482,7 +487,7 @@ export class Rig {
   private async startVDevice(sim: SimCard, apiUrl: string, vwebUrl: string): Promise<ReadyInfo['vDevice']> {
     const mode = this.o.vDevice ?? 'emulated';
     if (mode !== 'emulated') return { mode: 'external', pty: await this.servePhone(sim, mode.external, 'v-device-phone') };
-    const phone = new EmulatedModemDevice({ clock: this.clock, network: this.network, sim, profile: 'default', random: this.random.fork('v-device-phone'), name: 'v-device-phone' });
+    const phone = new EmulatedModemDevice({ clock: this.clock, network: this.network, sim, profile: 'default', random: this.random.fork('v-device-phone'), name: 'v-device-phone', simStore: this.simStore });
     const modem = new Modem({ clock: this.clock, name: 'phone', openPort: () => phone.openHostPort(), random: this.random.fork(`v-device-modem@${this.clock.now()}`) });
     await this.settle(modem.start(), "the V-Device's modem to start");
     this.cleanups.push(() => modem.stop());
@@ -510,7 +515,7 @@ export class Rig {
 
   /** A phone served as an emulated modem on a pty, for an AT client or a person. */
   private async servePhone(sim: SimCard, path: string, name: string): Promise<string> {
-    const modem = new EmulatedModem({ clock: this.clock, network: this.network, sim, profile: 'default', random: this.random.fork(name) });
+    const modem = new EmulatedModem({ clock: this.clock, network: this.network, sim, profile: 'default', random: this.random.fork(name), simStore: this.simStore });
     const served: ServedModem = await this.settle(serveModemOnPty(modem, resolve(path)), `the ${name} modem on ${path}`);
     this.cleanups.push(() => served.close());
     return served.path;

@@ -1,8 +1,9 @@
 /**
  * Records the AT transcripts in test/transcripts/ from the driver talking to the emulator, one
  * session per quirk profile: bring-up, a send with a status report, a single and a multipart
- * message received, and the profile's unsolicited reports. Run after a deliberate change to
- * the driver's command sequence:
+ * message received, and the profile's unsolicited reports. Each file says it comes from the
+ * emulator: it shows what the emulator does, never evidence of what a real module does. Run
+ * after a deliberate change to the driver's command sequence or to the emulator:
  *
  *   npx tsx scripts/gsm/record-transcripts.ts
  * @module
@@ -53,10 +54,12 @@ const SESSIONS: Session[] = [
     },
   },
   {
+    // EC2x drivers turn the signal report on themselves; it comes when the signal changes.
     profile: 'ec25',
-    driver: {},
-    extra: async ({ clock }) => {
-      await clock.advance(11_000);
+    driver: { quirks: { initCommands: ['AT+QINDCFG="csq",1'] } },
+    extra: async ({ clock, device }) => {
+      device.modem.setSignal(17);
+      await clock.advance(100);
     },
   },
 ];
@@ -66,12 +69,12 @@ async function record(session: Session): Promise<string> {
   const random = new SeededRandom(`transcript/${session.profile}`);
   const network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: random.fork('network') });
   network.setFaults('A', { delayMs: [300, 300] });
-  const sim = network.issueSim({ carrierId: 'A', msisdn: '+4917000000001', imsi: '262011234567890', iccid: '8949020000012345678' });
+  const sim = network.issueSim({ carrierId: 'A', msisdn: '+4917000000001', imsi: '001011234567890', iccid: '8900101000012345678' });
   const device = new EmulatedModemDevice({ clock, network, sim, profile: session.profile, imei: '861234567890123', random });
   device.modem.setSendDelay(2_000);
   const recorder = new TranscriptRecorder([
     `profile: ${session.profile}`,
-    'recorded from the emulator by scripts/gsm/record-transcripts.ts',
+    'source: the emulator, recorded by scripts/gsm/record-transcripts.ts (not a capture of a real module)',
     `driver: ${JSON.stringify(session.driver)}`,
   ]);
   device.modem.onTraffic((direction, bytes) => recorder.traffic(direction, bytes));

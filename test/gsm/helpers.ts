@@ -2,7 +2,7 @@ import { SimulatedClock } from '../../shared/clock.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { Modem, type ModemOptions } from '../../shared/gsm/modem.ts';
 import { EmulatedModemDevice } from '../../hw-profiles/sim/gsm/modem-device.ts';
-import type { ModemProfileName } from '../../hw-profiles/sim/gsm/modem-profiles.ts';
+import { modemProfile, type ModemProfileName } from '../../hw-profiles/sim/gsm/modem-profiles.ts';
 import { SimulatedGsmNetwork, defaultCarriers, type SimCard } from '../../hw-profiles/sim/gsm/network.ts';
 
 /**
@@ -58,6 +58,28 @@ export function world(seed = 'gsm-test'): World {
   const network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: random.fork('network') });
   for (const id of network.carrierIds) network.setFaults(id, { delayMs: [200, 400] });
   return { clock, network, random };
+}
+
+export interface EmulatorBench {
+  w: World;
+  device: EmulatedModemDevice;
+  term: Terminal;
+}
+
+/**
+ * One emulated modem with a SIM on carrier A, booted, a terminal on its host end and the
+ * boot output discarded: the bench for tests of the emulator's AT behaviour.
+ */
+export async function emulatorBench(options: { profile?: ModemProfileName; simPin?: string; noSim?: boolean; msisdn?: string } = {}): Promise<EmulatorBench> {
+  const w = world();
+  const msisdn = options.msisdn ?? '+4917000000001';
+  const sim = options.noSim ? undefined : w.network.issueSim({ carrierId: 'A', msisdn, ...(options.simPin ? { pin: options.simPin } : {}) });
+  const device = new EmulatedModemDevice({ clock: w.clock, network: w.network, ...(sim ? { sim } : {}), profile: options.profile ?? 'default' });
+  device.modem.setSendDelay(2_000);
+  const term = new Terminal(w.clock, device.openHostPort());
+  await w.clock.advance(modemProfile(options.profile ?? 'default').bootDelayMs + 10);
+  term.take();
+  return { w, device, term };
 }
 
 export interface ModemRig {

@@ -6,24 +6,9 @@ import { MODEM_PROFILES, modemProfile, type ModemProfileName } from '../../hw-pr
 import { parseCommandLine } from '../../hw-profiles/sim/gsm/emulated-modem.ts';
 import { luhnDigit } from '../../hw-profiles/sim/gsm/network.ts';
 import { expectHsmError } from '../helpers/errors.ts';
-import { Terminal, world, type World } from './helpers.ts';
+import { Terminal, emulatorBench, world } from './helpers.ts';
 
-interface Bench {
-  w: World;
-  device: EmulatedModemDevice;
-  term: Terminal;
-}
-
-async function bench(options: { profile?: ModemProfileName; simPin?: string; noSim?: boolean } = {}): Promise<Bench> {
-  const w = world();
-  const sim = options.noSim ? undefined : w.network.issueSim({ carrierId: 'A', msisdn: '+4917000000001', ...(options.simPin ? { pin: options.simPin } : {}) });
-  const device = new EmulatedModemDevice({ clock: w.clock, network: w.network, ...(sim ? { sim } : {}), profile: options.profile ?? 'default' });
-  device.modem.setSendDelay(2_000);
-  const term = new Terminal(w.clock, device.openHostPort());
-  await w.clock.advance(modemProfile(options.profile ?? 'default').bootDelayMs + 10);
-  term.take();
-  return { w, device, term };
-}
+const bench = emulatorBench;
 
 const submitPdu = (text: string, to = '+4917099') => encodeSubmit({ to, text })[0] as { hex: string; tpduLength: number };
 
@@ -134,7 +119,7 @@ describe('storage invariants (27.005 §3.4)', () => {
     await term.command('AT+CMGF=1');
     expect(await term.command('AT+CMGL="ALL"')).toBe('\r\n+CMGL: 1,"REC UNREAD","+4917011",,"26/01/02,10:00:00+00"\r\nplain text\r\n\r\nOK\r\n');
     await term.command('AT+CSDH=1');
-    expect(await term.command('AT+CMGR=1')).toBe('\r\n+CMGR: "REC READ","+4917011",,"26/01/02,10:00:00+00",145,10\r\nplain text\r\n\r\nOK\r\n');
+    expect(await term.command('AT+CMGR=1')).toBe('\r\n+CMGR: "REC READ","+4917011",,"26/01/02,10:00:00+00",145,4,0,0,"+12025550100",145,10\r\nplain text\r\n\r\nOK\r\n');
     // Listing marked it read: nothing is left unread.
     expect(await term.command('AT+CMGL="REC UNREAD"')).toBe('\r\nOK\r\n');
   });

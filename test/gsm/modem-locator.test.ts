@@ -44,7 +44,7 @@ describe('locateModemPort: the SIM, not the tty name', () => {
     stick.modem.hang('manual');
     const error = await drive(
       w.clock,
-      locateModemPort({ candidates: () => ['/dev/ttyACM0'], open: () => stick.openHostPort(), identity: { imsi: '262019999999999' }, clock: w.clock }),
+      locateModemPort({ candidates: () => ['/dev/ttyACM0'], open: () => stick.openHostPort(), identity: { imsi: '001019999999999' }, clock: w.clock }),
     ).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'MODEM_NOT_FOUND', field: 'imsi' });
     expect((error as Error).message).toContain('/dev/ttyACM0 (MODEM_TIMEOUT)');

@@ -59,7 +59,7 @@ describe('ModemPool outbound', () => {
     expect(submittedVia(w, 'CC:QC:02AB:C_ID:1:H_ID:1')).toEqual(['+4917100000001']);
     expect(pool.status().map((s) => [s.name, s.imsi])).toEqual([
       ['sim1', sim1.sim.imsi],
-      ['sim2', expect.stringMatching(/^26202/)],
+      ['sim2', expect.stringMatching(/^00102/)],
     ]);
   });
 

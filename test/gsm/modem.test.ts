@@ -18,7 +18,7 @@ describe('Modem bring-up', () => {
       expect(await drive(w.clock, modem.start())).toBe('ready');
       expect(modem.identity).toMatchObject({ imsi: sim.imsi, iccid: sim.iccid, model: device.modem.profile.model });
       expect(modem.health).toMatchObject({ registered: true, regStat: 1, rssi: 21, consecutiveFailures: 0 });
-      expect(modem.smsc).toBe('+491710760000');
+      expect(modem.smsc).toBe('+12025550100');
       expect(modem.operator).toBe('Carrier A');
       expect(device.modem.settings).toMatchObject({ cmgf: 0, echo: false, cmee: 1, cnmi: { mode: 2, mt: 1, ds: 1 } });
       await drive(w.clock, modem.stop());
@@ -54,9 +54,9 @@ describe('Modem bring-up', () => {
 
   it('refuses a modem holding another SIM than the profile names', async () => {
     const w = world();
-    const { modem } = modemRig(w, { msisdn: '+4917000000001', driver: { expect: { imsi: '262019999999999' } } });
+    const { modem } = modemRig(w, { msisdn: '+4917000000001', driver: { expect: { imsi: '001019999999999' } } });
     expect(await drive(w.clock, modem.start())).toBe('failed');
-    expect(modem.health.lastError).toContain('expected 262019999999999');
+    expect(modem.health.lastError).toContain('expected 001019999999999');
   });
 
   it('needs a PIN it does not have: failed, not retried', async () => {

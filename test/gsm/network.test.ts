@@ -30,7 +30,7 @@ describe('SimulatedGsmNetwork', () => {
     expect(await termB.read(/\+CMTI: "SM",1\r\n$/)).toBe('\r\n+CMTI: "SM",1\r\n');
     const [stored] = b.modem.messages();
     const decoded = decodePdu(stored?.pdu as string);
-    expect(decoded).toMatchObject({ type: 'deliver', originator: { number: '+4917100000001' }, smsc: '+491710760000', userData: { text: 'across carriers' } });
+    expect(decoded).toMatchObject({ type: 'deliver', originator: { number: '+4917100000001' }, smsc: '+12025550100', userData: { text: 'across carriers' } });
     expect(network.deliveries({ to: '+4917200000002' })).toHaveLength(1);
     expect(clock.monotonic()).toBeGreaterThanOrEqual(200);
   });
@@ -127,7 +127,7 @@ describe('SimulatedGsmNetwork', () => {
     expectHsmError(() => network.issueSim({ carrierId: 'A', msisdn: 'me' }), 'PDU_BAD_ADDRESS', 'msisdn');
     expectHsmError(() => network.issueSim({ carrierId: 'A', msisdn: '+4917', pin: '12' }), 'NETWORK_BAD_ARGUMENT', 'pin');
     const sim = network.issueSim({ carrierId: 'A', msisdn: '+4917100000001' });
-    expect(sim.imsi).toMatch(/^26201\d{10}$/);
+    expect(sim.imsi).toMatch(/^00101\d{10}$/);
     expect(sim.iccid).toMatch(/^\d{19}$/);
     expectHsmError(() => network.attach({ msisdn: '+4917100000001', deliverSms: () => 'stored', deliverStatusReport: () => 'stored' }, 'B'), 'NETWORK_BAD_ARGUMENT', 'carrierId');
     network.attach({ msisdn: '+4917100000001', deliverSms: () => 'stored', deliverStatusReport: () => 'stored' }, 'A');

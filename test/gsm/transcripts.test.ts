@@ -1,8 +1,11 @@
 /**
  * Transcript tests: the driver replayed against recorded modem exchanges, one per quirk
- * profile (test/transcripts/<profile>.txt, recorded by scripts/gsm/record-transcripts.ts) and
- * one written by hand from field reports (field-quirks.txt). The replay port fails on any
- * write the transcript does not expect and checks that every exchange was used.
+ * profile (test/transcripts/<profile>.txt, recorded from the emulator by
+ * scripts/gsm/record-transcripts.ts) and one written by hand from field reports
+ * (field-quirks.txt). Each file names its source in its header; none is a capture of a real
+ * module, so they test the driver against the emulator's answers, not the emulator against
+ * real ones (the clients in test/conformance do that). The replay port fails on any write the
+ * transcript does not expect and checks that every exchange was used.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +48,13 @@ function replay(name: string): Replay {
 
 const texts = (received: InboundSms[]): string[] => received.map((r) => (r.kind === 'deliver' ? r.sms.userData.text : ''));
 
+describe('the transcripts say where they come from', () => {
+  it('each header names its source', () => {
+    for (const name of ['default', 'sim800c', 'e3372', 'ec25']) expect(load(name)).toMatch(/^# source: the emulator, recorded by scripts\/gsm\/record-transcripts\.ts \(not a capture of a real module\)$/m);
+    expect(load('field-quirks')).toMatch(/^# source: written by hand from the field reports/m);
+  });
+});
+
 describe('driver transcripts per quirk profile', () => {
   const extras: Record<string, (r: Replay) => Promise<void>> = {
     default: async () => undefined,
@@ -52,16 +62,14 @@ describe('driver transcripts per quirk profile', () => {
     e3372: async ({ clock, modem }) => {
       expect((await drive(clock, modem.refreshHealth())).rssi).toBe(21);
     },
-    ec25: async ({ clock }) => {
-      await clock.advance(11_000);
-    },
+    ec25: async () => undefined,
   };
 
   for (const [profile, extra] of Object.entries(extras)) {
     it(`${profile}: bring-up, a send with status report, a single and a reversed multipart message`, async () => {
       const r = replay(profile);
       expect(await drive(r.clock, r.modem.start())).toBe('ready');
-      expect(r.modem.identity).toMatchObject({ imei: '861234567890123', imsi: '262011234567890', iccid: '8949020000012345678' });
+      expect(r.modem.identity).toMatchObject({ imei: '861234567890123', imsi: '001011234567890', iccid: '8900101000012345678' });
       await r.clock.advance(100);
       await extra(r);
       const sent = await drive(r.clock, r.modem.sendSms('+4917099887766', 'CC:CHANNEL_OK:1:', { statusReport: true }));
@@ -81,7 +89,7 @@ describe('driver transcript with field quirks', () => {
   it('handles doubled echo, blank lines, +CPIN without OK, PIN entry, ^ICCID, SIM busy, URCs inside replies, ME storage and a bare prompt', async () => {
     const r = replay('field-quirks');
     expect(await drive(r.clock, r.modem.start())).toBe('ready');
-    expect(r.modem.identity).toMatchObject({ manufacturer: 'WAVECOM MODEM', imsi: '262021234567890', iccid: '89490200000123456789' });
+    expect(r.modem.identity).toMatchObject({ manufacturer: 'WAVECOM MODEM', imsi: '001021234567890', iccid: '89490200000123456789' });
     expect(r.modem.health).toMatchObject({ registered: true, regStat: 5, rssi: 14 });
     await until(r.clock, () => r.received.length === 2);
     expect(r.received.map((m) => [m.storage, m.index])).toEqual([

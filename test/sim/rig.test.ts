@@ -41,6 +41,8 @@ describe('the simulated rig', () => {
     const txHash = first.vweb.withdrawal(vtestId)?.txHash;
     const identity = first.ready.hostApi.identity;
     const stoppedAt = first.clock.now();
+    /** The last message reference each SIM handed out (EF_SMSS). */
+    const lastReference = new Map(first.network.submissions().map((s) => [s.from, s.messageReference]));
     await first.stop();
 
     const second = await testRig({ stateDir, seed: undefined });
@@ -59,6 +61,12 @@ describe('the simulated rig', () => {
       const next = second.vweb.queueWithdrawal({ outs: `${PAYEE},21000`, dynamic: 0 });
       await second.waitFor(() => second.vweb.withdrawal(next)?.state === 'done', 'the second withdrawal', 1_800_000);
       expect(second.events.since(0).filter((e) => e.type === 'hot.tx-status' && e.userTxNo === String(vtestId))).toEqual([]);
+      // The SIMs kept their message references: each goes on after the last one of the first run.
+      const again = second.network.submissions().filter((s) => lastReference.has(s.from));
+      expect(again.length).toBeGreaterThan(0);
+      for (const from of new Set(again.map((s) => s.from))) {
+        expect(again.find((s) => s.from === from)?.messageReference, from).toBe(((lastReference.get(from) as number) + 1) % 256);
+      }
     } finally {
       await second.stop();
     }

@@ -16,40 +16,40 @@
  */
 import type { Clock, TimerHandle } from '../../../shared/clock.ts';
 import { HsmError } from '../../../shared/errors.ts';
-import { CMS, CR, CTRL_Z, ESC, LF, REG_STAT, SMS_STAT } from '../../../shared/gsm/at-codes.ts';
+import { CMS, CR, CTRL_Z, ESC, LF, REG_STAT, SMS_STAT, type SmsStat } from '../../../shared/gsm/at-codes.ts';
 import { splitParams } from '../../../shared/gsm/at-parser.ts';
 import {
   MAX_PDU_HEX,
   decodePdu,
   encodeDeliver,
   encodeStatusReport,
-  encodeSubmit,
   hexToBytes,
   parsePhoneNumber,
+  type DecodedPdu,
   type DecodedSubmit,
   type EncodedPdu,
 } from '../../../shared/gsm/pdu.ts';
 import type { Port } from '../../../shared/port.ts';
 import { SeededRandom } from '../../../shared/random.ts';
-import {
-  ACCEPT,
-  COMMANDS,
-  VENDOR_COMMANDS,
-  fromCharset,
-  toCharset,
-  type CommandCall,
-  type CommandError,
-  type CommandOutcome,
-  type ModemContext,
-  type ModemSettings,
-  type PromptSpec,
-  type SimState,
-} from './modem-commands.ts';
+import type { CommandCall, CommandError, CommandOutcome, ModemContext, ModemNv, ModemSettings, PromptSpec, SimState } from './command-kit.ts';
+import { cmeText, cmsText } from './error-texts.ts';
+import { COMMANDS, VENDOR_COMMANDS, cusdLine } from './modem-commands.ts';
 import { modemProfile, type ModemProfile, type ModemProfileName } from './modem-profiles.ts';
-import { luhnDigit, type DeliveryOutcome, type NetworkEndpoint, type SimCard, type SimulatedGsmNetwork } from './network.ts';
+import { luhnDigit, type DeliveryOutcome, type NetworkEndpoint, type SimCard, type SimulatedGsmNetwork, type UssdAnswer } from './network.ts';
+import { textView } from './sms-commands.ts';
 import { SmsStorage } from './sms-storage.ts';
+import { cdsLine, cmtLines, typedDeliver, typedSubmit } from './text-mode.ts';
 
 export type HangRecovery = 'power-cycle' | 'port-reopen' | 'manual';
+
+/**
+ * Where the SIM keeps what outlives the modem: EF_SMSS, the last TP-MR it handed out
+ * (3GPP TS 31.102 §4.2.9), by IMSI.
+ */
+export interface SimStore {
+  lastMessageReference(imsi: string): number | undefined;
+  saveMessageReference(imsi: string, messageReference: number): void;
+}
 
 export interface EmulatedModemOptions {
   clock: Clock;
@@ -59,6 +59,8 @@ export interface EmulatedModemOptions {
   /** 15 digits; default: the profile's TAC and digits drawn from `random`. */
   imei?: string;
   random?: SeededRandom;
+  /** Keeps the SIM's message reference across modem instances (a new process, a swapped modem). */
+  simStore?: SimStore;
 }
 
 export interface InjectSmsOptions {
@@ -104,6 +106,12 @@ export interface ForcedError {
 type Mode = 'command' | 'prompt';
 
 const MAX_INPUT_QUEUE = 65_536;
+/** SIMCom `AT+CSCLK=2`: the module sleeps after this long without input. */
+const SLEEP_AFTER_MS = 5_000;
+/** Time the network takes to answer a USSD request. */
+const USSD_ANSWER_MS = 1_500;
+/** The settings `AT&W` saves and `ATZ` and power-on restore. */
+const SAVED_SETTINGS = ['echo', 'verbose', 'quiet', 'cmee', 'csclk', 'clts'] as const;
 const MAX_COMMAND_LINE = 2048;
 const MAX_PROMPT_TEXT = 1024;
 
@@ -125,7 +133,7 @@ function defaultSettings(smsc: string, profile: ModemProfile): ModemSettings {
     quiet: false,
     cmee: 0,
     cmgf: 0,
-    cscs: 'IRA',
+    cscs: profile.charsets[0] ?? 'IRA',
     csdh: 0,
     csmp: { fo: 17, vp: 167, pid: 0, dcs: 0 },
     cnmi: { mode: 2, mt: 1, bm: 0, ds: 0, bfr: 0 },
@@ -135,7 +143,19 @@ function defaultSettings(smsc: string, profile: ModemProfile): ModemSettings {
     cfun: 1,
     csca: smsc,
     mem: [first, first, first],
-    periodicUrcs: true,
+    signalReports: profile.signalUrc?.onAtBoot ?? false,
+    smsReports: true,
+    memoryFullReports: profile.memoryFullUrc?.onAtBoot ?? false,
+    ringReports: true,
+    actReports: false,
+    crc: 0,
+    clip: 0,
+    cmms: 0,
+    cusd: 0,
+    phonebook: 'SM',
+    urcPort: profile.atPort,
+    csclk: 0,
+    clts: 0,
   };
 }
 
@@ -146,7 +166,9 @@ export class EmulatedModem implements ModemContext {
   private readonly network: SimulatedGsmNetwork | undefined;
   private readonly random: SeededRandom;
   private readonly storages = new Map<string, SmsStorage>();
+  private readonly simStore: SimStore | undefined;
   private simCard: SimCard | undefined;
+  private hostPresence: (() => boolean) | undefined;
 
   // Per power cycle
   settings: ModemSettings;
@@ -171,8 +193,12 @@ export class EmulatedModem implements ModemContext {
   private clockZone: number | undefined;
   private lastIncomingIndex: number | undefined;
   private promptOverflow = false;
+  /** SIMCom `+CSCLK=2`: asleep; the next input byte wakes the module and is lost. */
+  private asleep = false;
+  private sleepTimer: TimerHandle | undefined;
 
   // Survive power cycles
+  readonly nv: ModemNv = { saved: {}, callReadyUrc: true };
   private pinAttemptsLeft = 3;
   private nextMr = 0;
   private rssi = 21;
@@ -194,6 +220,8 @@ export class EmulatedModem implements ModemContext {
     this.network = options.network;
     this.random = options.random ?? new SeededRandom(`modem/${options.sim?.msisdn ?? 'none'}`);
     this.simCard = options.sim;
+    this.simStore = options.simStore;
+    this.nextMr = this.storedNextMr();
     if (options.imei !== undefined && !/^[0-9]{15}$/.test(options.imei)) throw controlError('an IMEI is 15 digits', 'imei');
     const body = `${this.profile.tac}${String(this.random.fork('imei').int(10 ** 6)).padStart(6, '0')}`;
     this.imei = options.imei ?? `${body}${luhnDigit(body)}`;
@@ -244,7 +272,10 @@ export class EmulatedModem implements ModemContext {
     const boot = (): void => {
       if (epoch !== this.epoch) return;
       this.bootDone = true;
-      for (const urc of this.profile.bootUrcs) this.urc([urc.startsWith('+CPIN:') ? this.cpinUrc() : urc]);
+      for (const urc of this.profile.bootUrcs) {
+        if (urc === 'Call Ready' && !this.nv.callReadyUrc) continue; // SIMCom +CIURC=0
+        this.urc([urc.startsWith('+CPIN:') ? this.cpinUrc() : urc]);
+      }
       this.updateRegistration();
       this.startPeriodicUrcs();
     };
@@ -265,7 +296,9 @@ export class EmulatedModem implements ModemContext {
   }
 
   private resetVolatile(): void {
-    this.settings = defaultSettings(this.smscOfSim(), this.profile);
+    this.settings = { ...defaultSettings(this.smscOfSim(), this.profile), ...this.nv.saved };
+    this.asleep = false;
+    this.sleepTimer = undefined;
     this.mode = 'command';
     this.busy = false;
     this.input = [];
@@ -285,6 +318,12 @@ export class EmulatedModem implements ModemContext {
     const port = this.port;
     this.powerOff();
     if (port !== undefined && port.isOpen) this.connect(port);
+  }
+
+  /** The TP-MR after the one the SIM handed out last. */
+  private storedNextMr(): number {
+    const last = this.simCard === undefined ? undefined : this.simStore?.lastMessageReference(this.simCard.imsi);
+    return last === undefined ? 0 : (last + 1) % 256;
   }
 
   private smscOfSim(): string {
@@ -372,16 +411,61 @@ export class EmulatedModem implements ModemContext {
     this.settings.echo = echo;
   }
 
+  restoreProfile(): void {
+    const echo = this.settings.echo;
+    this.settings = { ...defaultSettings(this.smscOfSim(), this.profile), ...this.nv.saved };
+    this.settings.echo = this.nv.saved.echo ?? echo;
+  }
+
+  saveProfile(): void {
+    for (const key of SAVED_SETTINGS) (this.nv.saved as Record<string, unknown>)[key] = this.settings[key];
+  }
+
+  requestUssd(request: string): void {
+    const sim = this.simCard;
+    this.timer(USSD_ANSWER_MS, () => {
+      const answer: UssdAnswer = this.network === undefined || sim === undefined ? { status: 4 } : this.network.ussd(sim.msisdn, request);
+      if (this.settings.cusd === 1) this.urc([cusdLine(this, answer.status, answer.text)]);
+    });
+  }
+
+  /** Tells the modem how to learn whether a program holds its host end (a pty); URCs nobody can read are lost, as from a UART. */
+  setHostPresence(present: (() => boolean) | undefined): void {
+    this.hostPresence = present;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Input
 
   private receive(chunk: Uint8Array): void {
     this.emitTraffic('in', chunk);
     if (this.hung !== undefined || !this.powered) return;
-    for (const byte of chunk) {
+    let bytes: Iterable<number> = chunk;
+    if (this.asleep) {
+      this.asleep = false; // woken by serial data; the waking byte is lost (SIMCom +CSCLK=2)
+      bytes = chunk.subarray(1);
+    }
+    for (const byte of bytes) {
       if (this.input.length < MAX_INPUT_QUEUE) this.input.push(byte);
     }
+    this.armSleep();
     this.pump();
+  }
+
+  /** `+CSCLK=2`: sleep once the line has been quiet for SLEEP_AFTER_MS and nothing is pending. */
+  private armSleep(): void {
+    if (this.sleepTimer !== undefined) {
+      this.clock.clearTimeout(this.sleepTimer);
+      this.timers.delete(this.sleepTimer);
+      this.sleepTimer = undefined;
+    }
+    if (this.settings.csclk !== 2) return;
+    this.sleepTimer = this.timer(SLEEP_AFTER_MS, () => {
+      this.sleepTimer = undefined;
+      if (this.settings.csclk !== 2) return;
+      if (this.busy || this.mode !== 'command' || this.input.length > 0 || this.line !== '') this.armSleep();
+      else this.asleep = true;
+    });
   }
 
   private pump(): void {
@@ -507,9 +591,7 @@ export class EmulatedModem implements ModemContext {
   }
 
   private dispatch(call: CommandCall): CommandOutcome {
-    const handler =
-      COMMANDS[call.name] ??
-      (this.profile.vendorCommands.includes(call.name) ? (VENDOR_COMMANDS[call.name] ?? ACCEPT) : undefined);
+    const handler = COMMANDS[call.name] ?? (this.profile.vendorCommands.includes(call.name) ? VENDOR_COMMANDS[call.name] : undefined);
     if (handler === undefined) return { lines: [], error: 'unknown' };
     return handler(this, call);
   }
@@ -537,6 +619,7 @@ export class EmulatedModem implements ModemContext {
 
   private idle(): void {
     this.busy = false;
+    this.armSleep();
     this.pump();
   }
 
@@ -586,46 +669,37 @@ export class EmulatedModem implements ModemContext {
 
   private completePrompt(spec: PromptSpec, text: string): void {
     this.busy = true;
-    if (spec.kind === 'send-text') {
-      const body = fromCharset(text, this.settings.cscs);
-      let pdu: EncodedPdu | undefined;
-      try {
-        if (body === undefined) throw new Error('bad charset data');
-        const parts = encodeSubmit({
-          to: spec.to,
-          text: body,
-          maxParts: 1,
-          alphabet: (this.settings.csmp.dcs & 0x0c) === 0x08 ? 'ucs2' : 'auto',
-          statusReportRequest: (this.settings.csmp.fo & 0x20) !== 0,
-        });
-        pdu = parts[0];
-      } catch {
-        pdu = undefined;
-      }
-      if (pdu === undefined) {
-        this.finish([], { cms: CMS.invalidTextParameter });
-        return;
-      }
-      this.send(pdu.hex, decodePdu(pdu.hex) as DecodedSubmit, '+CMGS');
+    if (spec.kind === 'send-text' || spec.kind === 'write-text') {
+      const view = textView(this);
+      const stored = spec.kind === 'write-text' && (spec.stat === SMS_STAT.recUnread || spec.stat === SMS_STAT.recRead);
+      const clock = this.networkClock();
+      const to = spec.kind === 'send-text' ? spec.to : spec.address;
+      const pdu = stored ? typedDeliver(to, text, view, clock.at, clock.timeZoneMinutes) : typedSubmit(to, text, view);
+      if (typeof pdu === 'number') this.finish([], { cms: pdu });
+      else if (spec.kind === 'write-text') this.storeWritten(pdu.hex, pdu.tpduLength, spec.stat);
+      else this.send(pdu.hex, decodePdu(pdu.hex) as DecodedSubmit, '+CMGS');
       return;
     }
-    const checked = this.checkSubmitPdu(text.trim(), spec.length);
-    if (typeof checked === 'number') {
-      this.finish([], { cms: checked });
-      return;
-    }
-    if (spec.kind === 'write-pdu') {
-      const storage = this.storages.get(this.settings.mem[1]) as SmsStorage;
-      const index = storage.store(checked.hex, spec.length, spec.stat);
-      if (index === undefined) this.finish([], { cms: CMS.memoryFull });
-      else this.finish([[`+CMGW: ${index}`]], 'ok');
-      return;
-    }
-    this.send(checked.hex, checked.submit, '+CMGS');
+    const checked = this.checkPdu(text.trim(), spec.length, spec.kind === 'write-pdu' && spec.stat <= SMS_STAT.recRead ? 'deliver' : 'submit');
+    if (typeof checked === 'number') this.finish([], { cms: checked });
+    else if (spec.kind === 'write-pdu') this.storeWritten(checked.hex, checked.tpduLength, spec.stat);
+    else this.send(checked.hex, checked.decoded as DecodedSubmit, '+CMGS');
   }
 
-  /** `<length>` must count the TPDU octets (SCA excluded); the PDU must be an SMS-SUBMIT. */
-  private checkSubmitPdu(hex: string, length: number): { hex: string; submit: DecodedSubmit } | number {
+  /** `AT+CMGW`: stores in the write memory, `+CMGW: <index>`. */
+  private storeWritten(hex: string, tpduLength: number, stat: SmsStat): void {
+    const storage = this.storages.get(this.settings.mem[1]) as SmsStorage;
+    const index = storage.store(hex, tpduLength, stat);
+    if (index === undefined) this.finish([], { cms: CMS.memoryFull });
+    else this.finish([[`+CMGW: ${index}`]], 'ok');
+  }
+
+  /**
+   * `<length>` must count the TPDU octets (SCA excluded) and the PDU must be of the expected
+   * type. Octets after the user data are refused, or dropped on modules that send such PDUs
+   * (the profile's `trailingOctets`).
+   */
+  private checkPdu(hex: string, length: number, type: 'submit' | 'deliver'): { hex: string; tpduLength: number; decoded: DecodedPdu } | number {
     if (hex.length === 0 || hex.length > MAX_PDU_HEX) return CMS.invalidPduParameter;
     let bytes: Uint8Array;
     try {
@@ -635,12 +709,17 @@ export class EmulatedModem implements ModemContext {
     }
     const sca = bytes[0] as number;
     if (bytes.length - 1 - sca !== length) return CMS.invalidPduParameter;
-    try {
-      const decoded = decodePdu(hex);
-      if (decoded.type !== 'submit') return CMS.invalidPduParameter;
-      return { hex: hex.toUpperCase(), submit: decoded };
-    } catch {
-      return CMS.invalidPduParameter;
+    let candidate = hex.toUpperCase();
+    for (;;) {
+      try {
+        const decoded = decodePdu(candidate);
+        if (decoded.type !== type) return CMS.invalidPduParameter;
+        return { hex: candidate, tpduLength: candidate.length / 2 - 1 - sca, decoded };
+      } catch (error) {
+        const trailing = error instanceof HsmError && error.code === 'PDU_TRAILING_DATA';
+        if (!trailing || this.profile.trailingOctets !== 'ignore') return CMS.invalidPduParameter;
+        candidate = candidate.slice(0, -2);
+      }
     }
   }
 
@@ -688,6 +767,7 @@ export class EmulatedModem implements ModemContext {
         }
       }
       this.nextMr = (this.nextMr + 1) % 256;
+      if (this.simCard !== undefined) this.simStore?.saveMessageReference(this.simCard.imsi, mr);
       this.sentLog.push({ messageReference: mr, pdu: hex, submit, at: this.clock.now() });
       onSent?.();
       this.finish([[`${command}: ${mr}`]], 'ok');
@@ -736,33 +816,38 @@ export class EmulatedModem implements ModemContext {
     const located = reg.stat === REG_STAT.home || reg.stat === REG_STAT.roaming;
     if (this.settings.creg > 0) this.urc([`+CREG: ${reg.stat}${this.settings.creg === 2 && located ? `,"${reg.lac}","${reg.ci}"` : ''}`]);
     if (this.settings.cgreg > 0) this.urc([`+CGREG: ${reg.stat}${this.settings.cgreg === 2 && located ? `,"${reg.lac}","${reg.ci}"` : ''}`]);
+    if (located && this.settings.clts === 1) this.reportNetworkTime();
+  }
+
+  /** SIMCom `+CLTS=1`: the time and zone the network sends on registration (NITZ). */
+  private reportNetworkTime(): void {
+    const { at, timeZoneMinutes } = this.networkClock();
+    const local = new Date(at + timeZoneMinutes * 60_000);
+    const quarters = timeZoneMinutes / 15;
+    const fields = [local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), local.getUTCHours(), local.getUTCMinutes(), local.getUTCSeconds()];
+    this.urc([`*PSUTTZ: ${fields.join(',')},"${quarters < 0 ? '-' : '+'}${Math.abs(quarters)}",0`]);
+    this.urc(['DST: 0']);
   }
 
   /** An SMS-DELIVER from the network (or injected): stored + `+CMTI`, or routed as `+CMT`. */
   private receiveSms(pdu: EncodedPdu): DeliveryOutcome {
     if (!this.powered || !this.bootDone) return 'unavailable';
     const { mt } = this.settings.cnmi;
-    if (mt === 2 || mt === 3) {
-      if (this.settings.cmgf === 0) {
-        this.urc([`+CMT: ,${pdu.tpduLength}`, pdu.hex]);
-      } else {
-        const decoded = decodePdu(pdu.hex);
-        if (decoded.type === 'deliver') {
-          const charset = this.settings.cscs;
-          this.urc([`+CMT: "${toCharset(decoded.originator.number, charset)}",,"${cmtTimestamp(decoded.timestamp, decoded.timeZoneMinutes)}"`, toCharset(decoded.userData.text, charset)]);
-        }
-      }
+    const reports = this.settings.smsReports;
+    if ((mt === 2 || mt === 3) && reports) {
+      this.urc(this.settings.cmgf === 0 ? [`+CMT: ,${pdu.tpduLength}`, pdu.hex] : cmtLines(pdu.hex, textView(this)));
       return 'stored';
     }
     const memory = this.settings.mem[2];
     const storage = this.storages.get(memory) as SmsStorage;
     const index = storage.store(pdu.hex, pdu.tpduLength, SMS_STAT.recUnread);
     if (index === undefined) {
-      if (this.profile.memoryFullUrc !== undefined) this.urc([this.profile.memoryFullUrc]);
+      const full = this.profile.memoryFullUrc;
+      if (full !== undefined && this.settings.memoryFullReports) this.urc([full.line]);
       return 'memory-full';
     }
     this.lastIncomingIndex = index;
-    if (mt === 1) this.urc([`+CMTI: "${memory}",${index}`]);
+    if (mt !== 0 && reports) this.urc([`+CMTI: "${memory}",${index}`]);
     return 'stored';
   }
 
@@ -772,22 +857,28 @@ export class EmulatedModem implements ModemContext {
     const { ds } = this.settings.cnmi;
     if (ds === 0) return 'stored';
     if (ds === 1) {
-      this.urc([`+CDS: ${pdu.tpduLength}`, pdu.hex]);
+      if (this.settings.smsReports) this.urc(this.settings.cmgf === 0 ? [`+CDS: ${pdu.tpduLength}`, pdu.hex] : [cdsLine(pdu.hex, textView(this)) as string]);
       return 'stored';
     }
     const memory = this.settings.mem[2];
     const storage = this.storages.get(memory) as SmsStorage;
     const index = storage.store(pdu.hex, pdu.tpduLength, SMS_STAT.recUnread, true);
     if (index === undefined) return 'memory-full';
-    this.urc([`+CDSI: "${memory}",${index}`]);
+    if (this.settings.smsReports) this.urc([`+CDSI: "${memory}",${index}`]);
     return 'stored';
   }
 
   // -------------------------------------------------------------------------------------------
   // Output
 
+  /**
+   * An unsolicited result code. Lost, as a UART's output is, when it goes to another port
+   * (Quectel `+QURCCFG`) or no program holds the host end.
+   */
   private urc(lines: string[]): void {
     if (!this.powered || this.hung !== undefined) return;
+    if (this.settings.urcPort !== this.profile.atPort) return;
+    if (this.hostPresence !== undefined && !this.hostPresence()) return;
     this.urcQueue.push(lines);
     if (!this.busy && this.mode === 'command' && this.line === '') this.flushUrcs();
   }
@@ -811,14 +902,21 @@ export class EmulatedModem implements ModemContext {
 
   private startPeriodicUrcs(): void {
     const signal = this.profile.signalUrc;
-    if (signal === undefined) return;
-    const epoch = this.epoch;
+    if (signal === undefined || signal.trigger.kind !== 'periodic') return;
+    const every = signal.trigger.intervalMs;
     const tick = (): void => {
-      if (epoch !== this.epoch) return;
-      if (this.settings.periodicUrcs) this.urc([signal.template.replace('{rssi}', String(this.signal().rssi))]);
-      this.timer(signal.intervalMs, tick);
+      this.reportSignal();
+      this.timer(every, tick);
     };
-    this.timer(signal.intervalMs, tick);
+    this.timer(every, tick);
+  }
+
+  /** The profile's signal report, when the host has it on. */
+  private reportSignal(): void {
+    const signal = this.profile.signalUrc;
+    if (signal === undefined || !this.settings.signalReports || !this.bootDone) return;
+    const { rssi, ber } = this.signal();
+    this.urc([signal.template.replace('{rssi}', String(rssi)).replace('{ber}', String(ber))]);
   }
 
   private write(data: string | Uint8Array): void {
@@ -833,13 +931,14 @@ export class EmulatedModem implements ModemContext {
     }
   }
 
-  private timer(ms: number, fn: () => void): void {
+  private timer(ms: number, fn: () => void): TimerHandle {
     const epoch = this.epoch;
     const handle = this.clock.setTimeout(() => {
       this.timers.delete(handle);
       if (epoch === this.epoch) fn();
     }, ms);
     this.timers.add(handle);
+    return handle;
   }
 
   private count(name: string): void {
@@ -929,8 +1028,10 @@ export class EmulatedModem implements ModemContext {
   setSignal(rssi: number, ber = 0): void {
     if (!Number.isInteger(rssi) || !((rssi >= 0 && rssi <= 31) || rssi === 99)) throw controlError('rssi is 0-31 or 99', 'rssi');
     if (!Number.isInteger(ber) || !((ber >= 0 && ber <= 7) || ber === 99)) throw controlError('ber is 0-7 or 99', 'ber');
+    const changed = rssi !== this.rssi || ber !== this.ber;
     this.rssi = rssi;
     this.ber = ber;
+    if (changed && this.powered && this.profile.signalUrc?.trigger.kind === 'on-change') this.reportSignal();
   }
 
   removeSim(): void {
@@ -943,6 +1044,7 @@ export class EmulatedModem implements ModemContext {
     if (this.simCard !== undefined) throw controlError('a SIM is already inserted', 'sim');
     parsePhoneNumber(sim.msisdn, 'msisdn');
     this.simCard = sim;
+    this.nextMr = this.storedNextMr();
     this.pinAttemptsLeft = 3;
     this.simStatus = sim.pin !== undefined ? 'pin' : 'ready';
     if (this.settings.csca === '') this.settings.csca = this.smscOfSim();
@@ -1046,48 +1148,6 @@ export class EmulatedModem implements ModemContext {
     if (storage === undefined) throw controlError(`no memory "${memory}" in profile ${this.profile.name}`, 'memory');
     return storage;
   }
-}
-
-function cmtTimestamp(at: number, tzMinutes: number): string {
-  const local = new Date(at + tzMinutes * 60_000);
-  const two = (n: number): string => String(n).padStart(2, '0');
-  const quarters = tzMinutes / 15;
-  return `${two(local.getUTCFullYear() % 100)}/${two(local.getUTCMonth() + 1)}/${two(local.getUTCDate())},${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:${two(local.getUTCSeconds())}${quarters < 0 ? '-' : '+'}${two(Math.abs(quarters))}`;
-}
-
-const CME_TEXT: Readonly<Record<number, string>> = {
-  3: 'operation not allowed',
-  4: 'operation not supported',
-  10: 'SIM not inserted',
-  11: 'SIM PIN required',
-  12: 'SIM PUK required',
-  13: 'SIM failure',
-  14: 'SIM busy',
-  16: 'incorrect password',
-  30: 'no network service',
-};
-
-const CMS_TEXT: Readonly<Record<number, string>> = {
-  302: 'operation not allowed',
-  304: 'invalid PDU mode parameter',
-  305: 'invalid text mode parameter',
-  310: 'SIM not inserted',
-  311: 'SIM PIN required',
-  314: 'SIM busy',
-  321: 'invalid memory index',
-  322: 'memory full',
-  330: 'SMSC address unknown',
-  331: 'no network service',
-  332: 'network timeout',
-  500: 'unknown error',
-};
-
-function cmeText(code: number): string {
-  return CME_TEXT[code] ?? String(code);
-}
-
-function cmsText(code: number): string {
-  return CMS_TEXT[code] ?? String(code);
 }
 
 /**

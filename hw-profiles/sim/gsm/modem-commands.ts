@@ -1,136 +1,32 @@
 /**
  * The emulated modem's command table: one handler per AT command name, each answering as
- * 3GPP TS 27.007 (general, network, SIM) and 27.005 (SMS) describe, with the quirks of the
- * active profile. Handlers are synchronous and only read and change the modem through
- * `ModemContext`; timing, echo, framing and the `> ` prompt belong to the engine
- * (emulated-modem.ts).
+ * 3GPP TS 27.007 (general, network, SIM) describes, with the quirks of the active profile. SMS
+ * commands (27.005) are in sms-commands.ts, vendor commands in vendor-commands.ts. Handlers
+ * are synchronous and only read and change the modem through `ModemContext`; timing, echo,
+ * framing and the `> ` prompt belong to the engine (emulated-modem.ts).
+ *
+ * A command in the table does what it says or answers an error as the module would; none
+ * answers OK and changes nothing, except basic V.250 commands about lines a pty does not have
+ * (`&C`, `&D`, `L`, `M`, `X`, `S`).
  * @module
  */
-import { CME, CMS, SMS_STAT, SMS_STAT_TEXT, isRegistered, type SmsStat } from '../../../shared/gsm/at-codes.ts';
+import { CME, isRegistered } from '../../../shared/gsm/at-codes.ts';
 import { unquote } from '../../../shared/gsm/at-parser.ts';
-import { decodePdu } from '../../../shared/gsm/pdu.ts';
-import type { ModemProfile } from './modem-profiles.ts';
+import { fail, intArg, numericSetting, ok, quoted, simGate, type CommandHandler, type CommandOutcome, type ModemContext } from './command-kit.ts';
 import type { SimCard } from './network.ts';
-import type { SmsStorage, StoredMessage } from './sms-storage.ts';
+import { SMS_COMMANDS } from './sms-commands.ts';
+import { fromTe, toTe } from './te-charset.ts';
+import { timeString } from './text-mode.ts';
+import { packedHexToText, textToPackedHex } from './ussd.ts';
+import { VENDOR_COMMANDS } from './vendor-commands.ts';
 
-export type CommandForm = 'exec' | 'read' | 'test' | 'set';
-
-export interface CommandCall {
-  /** Upper-case name: `+CMGS`, `E`, `&F`, `^CURC`. */
-  name: string;
-  form: CommandForm;
-  /** The text after `=` (set form) or the digits of a basic command, as typed. */
-  raw: string;
-  /** `raw` split at commas outside quotes (quotes kept). */
-  args: string[];
-}
-
-export type CommandError = { cme: number } | { cms: number } | 'error' | 'unknown';
-
-export type PromptSpec =
-  | { kind: 'send-pdu'; length: number }
-  | { kind: 'send-text'; to: string }
-  | { kind: 'write-pdu'; length: number; stat: SmsStat };
-
-/** What a command produced: information lines and at most one of error, prompt or stored send. */
-export interface CommandOutcome {
-  lines: string[];
-  error?: CommandError;
-  /** Open the `> ` prompt (`+CMGS`, `+CMGW`); only as the last command of a line. */
-  prompt?: PromptSpec;
-  /** Send a stored message (`+CMSS`); only as the last command of a line. */
-  send?: { memory: string; index: number };
-  /** Runs after the final result is written (`AT+CFUN=1,1` reboots after its OK). */
-  after?: () => void;
-}
-
-export interface ModemSettings {
-  echo: boolean;
-  verbose: boolean;
-  quiet: boolean;
-  cmee: 0 | 1 | 2;
-  cmgf: 0 | 1;
-  cscs: string;
-  csdh: 0 | 1;
-  csmp: { fo: number; vp: number; pid: number; dcs: number };
-  cnmi: { mode: number; mt: number; bm: number; ds: number; bfr: number };
-  creg: 0 | 1 | 2;
-  cgreg: 0 | 1 | 2;
-  copsFormat: 0 | 1 | 2;
-  cfun: number;
-  csca: string;
-  /** Read/delete, write/send, receive memories (27.005 §3.2.2). */
-  mem: [string, string, string];
-  /** Huawei `AT^CURC=0` mutes periodic URCs. */
-  periodicUrcs: boolean;
-}
-
-export type SimState = 'absent' | 'pin' | 'puk' | 'ready';
-
-export interface ModemContext {
-  readonly profile: ModemProfile;
-  readonly settings: ModemSettings;
-  readonly imei: string;
-  readonly sim: SimCard | undefined;
-  readonly simState: SimState;
-  readonly booted: boolean;
-  enterPin(pin: string): 'ok' | 'wrong' | 'blocked';
-  registration(): { stat: number; lac: string; ci: string };
-  signal(): { rssi: number; ber: number };
-  operator(): { name: string; mccMnc: string } | undefined;
-  storage(memory: string): SmsStorage | undefined;
-  /** Network time (Unix ms) and zone, with the user's `AT+CCLK=` offset applied. */
-  networkClock(): { at: number; timeZoneMinutes: number };
-  setClock(at: number, timeZoneMinutes: number): void;
-  /** `AT+CFUN`: 0 minimum, 1 full, 4 radio off; `reset` reboots after the reply. */
-  setFunctionality(fun: number, reset: boolean): () => void;
-  factoryReset(): void;
-}
-
-export type CommandHandler = (ctx: ModemContext, call: CommandCall) => CommandOutcome;
-
-const ok = (...lines: string[]): CommandOutcome => ({ lines });
-const fail = (error: CommandError): CommandOutcome => ({ lines: [], error });
-
-function intArg(value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined || !/^[0-9]{1,6}$/.test(value)) return undefined;
-  const n = Number(value);
-  return n >= min && n <= max ? n : undefined;
-}
-
-function quoted(value: string): string {
-  return `"${value}"`;
-}
-
-/** Basic commands whose only job is to be accepted (`ATE`, `ATV`... are handled separately). */
+/** Basic commands about lines and speakers a pty does not have: accepted, nothing to do. */
 function accept(): CommandOutcome {
   return ok();
 }
 
 // ---------------------------------------------------------------------------------------------
-// Gates
-
-function simGate(ctx: ModemContext, sms: boolean): CommandOutcome | undefined {
-  switch (ctx.simState) {
-    case 'absent':
-      return fail(sms ? { cms: CMS.simNotInserted } : { cme: CME.simNotInserted });
-    case 'pin':
-      return fail(sms ? { cms: CMS.simPinRequired } : { cme: CME.simPinRequired });
-    case 'puk':
-      return fail(sms ? { cms: CMS.simFailure } : { cme: CME.simPukRequired });
-    default:
-      return undefined;
-  }
-}
-
-/** SMS commands fail while the module boots (SIM busy) or without a usable SIM. */
-function smsGate(ctx: ModemContext): CommandOutcome | undefined {
-  if (!ctx.booted) return fail({ cms: CMS.simBusy });
-  return simGate(ctx, true);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Identification (27.007 §5)
+// Identification (V.250 §6.1, 27.007 §5)
 
 function identity(value: (ctx: ModemContext) => string): CommandHandler {
   return (ctx, call) => (call.form === 'test' ? ok() : ok(value(ctx)));
@@ -149,17 +45,26 @@ const iccid: CommandHandler = (ctx, call) => {
   return ok(`${ctx.profile.ccidPrefix}${ctx.sim.iccid}`);
 };
 
+/** `ATI`: the module's own layout of its identity. */
+const info: CommandHandler = (ctx) => {
+  const p = ctx.profile;
+  const fields: Record<string, string> = { manufacturer: p.manufacturer, model: p.model, revision: p.revision, imei: ctx.imei, gcap: p.gcap };
+  return ok(...p.ati.map((line) => line.replace(/\{(\w+)\}/g, (_, key: string) => fields[key] ?? '')));
+};
+
+const gcap: CommandHandler = (ctx, call) => (call.form === 'test' ? ok() : ok(`+GCAP: ${ctx.profile.gcap}`));
+
+/** `AT+CLAC` (27.007 §8.37): every command this module answers, one per line. */
+const clac: CommandHandler = (ctx, call) => {
+  if (call.form === 'test') return ok();
+  const names = [...Object.keys(COMMANDS), ...ctx.profile.vendorCommands];
+  return ok(...names.map((name) => `AT${name}`));
+};
+
 // ---------------------------------------------------------------------------------------------
 // General and SIM (27.007 §8)
 
-const cmee: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok('+CMEE: (0-2)');
-  if (call.form === 'read') return ok(`+CMEE: ${ctx.settings.cmee}`);
-  const value = call.form === 'exec' ? 0 : intArg(call.args[0], 0, 2);
-  if (value === undefined) return fail({ cme: CME.operationNotSupported });
-  ctx.settings.cmee = value as 0 | 1 | 2;
-  return ok();
-};
+const cmee: CommandHandler = numericSetting('+CMEE', 'cmee', 2, { cme: CME.operationNotSupported });
 
 const cpin: CommandHandler = (ctx, call) => {
   if (call.form === 'test') return ok();
@@ -183,6 +88,9 @@ const cpin: CommandHandler = (ctx, call) => {
   }
 };
 
+/** `AT+CPAS` (27.007 §8.1): 0 = ready; nothing here rings or calls. */
+const cpas: CommandHandler = (_ctx, call) => (call.form === 'test' ? ok('+CPAS: (0-5)') : ok('+CPAS: 0'));
+
 const csq: CommandHandler = (ctx, call) => {
   if (call.form === 'test') return ok('+CSQ: (0-31,99),(0-7,99)');
   const { rssi, ber } = ctx.signal();
@@ -201,24 +109,36 @@ const cfun: CommandHandler = (ctx, call) => {
 
 const cbc: CommandHandler = (_ctx, call) => (call.form === 'test' ? ok('+CBC: (0-2),(0-100)') : ok('+CBC: 0,95,4120'));
 
+/** `AT+CCLK` (27.007 §8.15): `yy/MM/dd,hh:mm:ss±zz`, and `yyyy/…` on modules that take it. */
 const cclk: CommandHandler = (ctx, call) => {
   if (call.form === 'test') return ok();
   if (call.form === 'read') {
     const { at, timeZoneMinutes } = ctx.networkClock();
-    const local = new Date(at + timeZoneMinutes * 60_000);
-    const two = (n: number): string => String(n).padStart(2, '0');
-    const quarters = timeZoneMinutes / 15;
-    const zone = `${quarters < 0 ? '-' : '+'}${two(Math.abs(quarters))}`;
-    const text = `${two(local.getUTCFullYear() % 100)}/${two(local.getUTCMonth() + 1)}/${two(local.getUTCDate())},${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:${two(local.getUTCSeconds())}${zone}`;
-    return ok(`+CCLK: ${quoted(text)}`);
+    return ok(`+CCLK: ${quoted(timeString(at, timeZoneMinutes))}`);
   }
-  const match = /^"(\d{2})\/(\d{2})\/(\d{2}),(\d{2}):(\d{2}):(\d{2})([+-]\d{2})"$/.exec(call.raw);
+  const match = /^"(\d{2}|\d{4})\/(\d{2})\/(\d{2}),(\d{2}):(\d{2}):(\d{2})([+-]\d{2})"$/.exec(call.raw);
   if (match === null) return fail({ cme: CME.operationNotSupported });
-  const [, yy, mo, dd, hh, mi, ss, zz] = match;
+  const [, year, mo, dd, hh, mi, ss, zz] = match as unknown as string[];
+  if (!ctx.profile.cclkYearDigits.includes((year as string).length as 2 | 4)) return fail({ cme: CME.operationNotSupported });
   const tz = Number(zz) * 15;
-  const local = Date.UTC(2000 + Number(yy), Number(mo) - 1, Number(dd), Number(hh), Number(mi), Number(ss));
-  if (Number.isNaN(local) || Math.abs(tz) > 14 * 60) return fail({ cme: CME.operationNotSupported });
+  const fullYear = (year as string).length === 4 ? Number(year) : 2000 + Number(year);
+  const local = Date.UTC(fullYear, Number(mo) - 1, Number(dd), Number(hh), Number(mi), Number(ss));
+  const check = new Date(local);
+  if (Number.isNaN(local) || check.getUTCDate() !== Number(dd) || Number(hh) > 23 || Number(mi) > 59 || Number(ss) > 59 || Math.abs(tz) > 14 * 60) {
+    return fail({ cme: CME.operationNotSupported });
+  }
   ctx.setClock(local - tz * 60_000, tz);
+  return ok();
+};
+
+/** `AT+CPBS` (27.007 §8.11): the phonebook memory; entries are not modelled, so each is empty. */
+const cpbs: CommandHandler = (ctx, call) => {
+  const books = ctx.profile.phonebooks;
+  if (call.form === 'test') return ok(`+CPBS: (${books.map(quoted).join(',')})`);
+  if (call.form === 'read') return ok(`+CPBS: ${quoted(ctx.settings.phonebook)},0,${ctx.settings.phonebook === 'SM' ? 250 : 10}`);
+  const book = unquote(call.args[0]).toUpperCase();
+  if (call.form !== 'set' || !books.includes(book)) return fail({ cme: CME.operationNotAllowed });
+  ctx.settings.phonebook = book;
   return ok();
 };
 
@@ -274,288 +194,73 @@ const cnum: CommandHandler = (ctx, call) => {
   const gate = simGate(ctx, false);
   if (gate !== undefined) return gate;
   const msisdn = (ctx.sim as SimCard).msisdn;
-  return ok(`+CNUM: "",${quoted(msisdn)},${msisdn.startsWith('+') ? 145 : 129}`);
+  return ok(`+CNUM: "",${quoted(toTe(msisdn, ctx.settings.cscs))},${msisdn.startsWith('+') ? 145 : 129}`);
 };
 
-// ---------------------------------------------------------------------------------------------
-// SMS configuration (27.005 §3.1-3.3)
-
-const cmgf: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok('+CMGF: (0,1)');
-  if (call.form === 'read') return ok(`+CMGF: ${ctx.settings.cmgf}`);
-  const mode = call.form === 'exec' ? 0 : intArg(call.args[0], 0, 1);
-  if (mode === undefined) return fail({ cms: CMS.operationNotSupported });
-  ctx.settings.cmgf = mode as 0 | 1;
-  return ok();
+/** `AT+CLIP` (27.007 §7.6): <n> as set, <m> 1 (provisioned); no calls come in here. */
+const clip: CommandHandler = (ctx, call) => {
+  if (call.form === 'read') return ok(`+CLIP: ${ctx.settings.clip},1`);
+  return numericSetting('+CLIP', 'clip', 1)(ctx, call);
 };
 
-const CHARSETS = ['IRA', 'GSM', 'UCS2'];
+/** `AT+CHUP` (27.007 §6.5): ends every call; with none in progress there is nothing to end. */
+const hangUp: CommandHandler = () => ok();
 
-const cscs: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok(`+CSCS: (${CHARSETS.map(quoted).join(',')})`);
-  if (call.form === 'read') return ok(`+CSCS: ${quoted(ctx.settings.cscs)}`);
-  const charset = unquote(call.args[0]).toUpperCase();
-  if (!CHARSETS.includes(charset)) return fail({ cme: CME.operationNotSupported });
-  ctx.settings.cscs = charset;
-  return ok();
-};
-
-const csca: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok();
-  if (call.form === 'read') {
-    const address = ctx.settings.csca;
-    return ok(`+CSCA: ${quoted(address)},${address.startsWith('+') ? 145 : 129}`);
-  }
-  const address = unquote(call.args[0]);
-  if (!/^(\+?[0-9]{1,20})?$/.test(address)) return fail({ cms: CMS.invalidTextParameter });
-  ctx.settings.csca = address;
-  return ok();
-};
-
-const csdh: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok('+CSDH: (0,1)');
-  if (call.form === 'read') return ok(`+CSDH: ${ctx.settings.csdh}`);
-  const value = call.form === 'exec' ? 0 : intArg(call.args[0], 0, 1);
-  if (value === undefined) return fail({ cms: CMS.operationNotSupported });
-  ctx.settings.csdh = value as 0 | 1;
-  return ok();
-};
-
-const csmp: CommandHandler = (ctx, call) => {
-  const p = ctx.settings.csmp;
-  if (call.form === 'test') return ok();
-  if (call.form === 'read') return ok(`+CSMP: ${p.fo},${p.vp},${p.pid},${p.dcs}`);
-  const values = call.args.map((a) => (a === '' ? undefined : intArg(a, 0, 255)));
-  if (call.args.length > 4 || values.some((v, i) => v === undefined && call.args[i] !== '')) return fail({ cms: CMS.invalidTextParameter });
-  ctx.settings.csmp = { fo: values[0] ?? p.fo, vp: values[1] ?? p.vp, pid: values[2] ?? p.pid, dcs: values[3] ?? p.dcs };
-  return ok();
-};
-
-const csms: CommandHandler = (_ctx, call) => {
-  if (call.form === 'test') return ok('+CSMS: (0,1)');
-  if (call.form === 'read') return ok('+CSMS: 0,1,1,1');
-  return intArg(call.args[0], 0, 1) === undefined ? fail({ cms: CMS.operationNotSupported }) : ok('+CSMS: 1,1,1');
-};
-
-const cnmi: CommandHandler = (ctx, call) => {
-  const c = ctx.settings.cnmi;
-  if (call.form === 'test') return ok('+CNMI: (0-3),(0-3),(0-3),(0-2),(0,1)');
-  if (call.form === 'read') return ok(`+CNMI: ${c.mode},${c.mt},${c.bm},${c.ds},${c.bfr}`);
-  const limits = [3, 3, 3, 2, 1];
-  if (call.args.length > 5) return fail({ cms: CMS.operationNotSupported });
-  const values = call.args.map((a, i) => (a === '' ? undefined : intArg(a, 0, limits[i] as number)));
-  if (values.some((v, i) => v === undefined && call.args[i] !== '')) return fail({ cms: CMS.operationNotSupported });
-  ctx.settings.cnmi = { mode: values[0] ?? c.mode, mt: values[1] ?? c.mt, bm: values[2] ?? c.bm, ds: values[3] ?? c.ds, bfr: values[4] ?? c.bfr };
-  return ok();
-};
-
-const cpms: CommandHandler = (ctx, call) => {
-  const memories = Object.keys(ctx.profile.memories);
-  const usage = (name: string): string => {
-    const storage = ctx.storage(name) as SmsStorage;
-    return `${storage.used},${storage.capacity}`;
-  };
-  if (call.form === 'test') {
-    const list = `(${memories.map(quoted).join(',')})`;
-    return ok(`+CPMS: ${list},${list},${list}`);
-  }
-  const gate = smsGate(ctx);
+/**
+ * `AT+CUSD=[<n>[,<str>[,<dcs>]]]` (27.007 §7.15): <n> 0/1 turns the `+CUSD` result code off or
+ * on, 2 cancels the session; <str> goes to the network after OK, its answer comes as `+CUSD`.
+ */
+const cusd: CommandHandler = (ctx, call) => {
+  if (call.form === 'test') return ok('+CUSD: (0-2)');
+  if (call.form === 'read') return ok(`+CUSD: ${ctx.settings.cusd}`);
+  const n = call.form === 'exec' ? 0 : intArg(call.args[0], 0, 2);
+  if (n === undefined || call.args.length > 3) return fail({ cme: CME.operationNotSupported });
+  if (n !== 2) ctx.settings.cusd = n as 0 | 1;
+  const str = call.args[1];
+  if (str === undefined || n === 2) return ok();
+  const dcs = call.args[2] === undefined ? 15 : intArg(call.args[2], 0, 255);
+  if (dcs !== 15 && dcs !== 0) return fail({ cme: CME.operationNotSupported }); // GSM 7-bit only (23.038 §5)
+  const gate = simGate(ctx, false);
   if (gate !== undefined) return gate;
-  if (call.form === 'read') return ok(`+CPMS: ${ctx.settings.mem.map((m) => `${quoted(m)},${usage(m)}`).join(',')}`);
-  const chosen = call.args.map((a) => unquote(a).toUpperCase());
-  if (chosen.length < 1 || chosen.length > 3 || chosen.some((m) => !memories.includes(m))) return fail({ cms: CMS.operationNotAllowed });
-  const mem = [...ctx.settings.mem] as [string, string, string];
-  chosen.forEach((m, i) => (mem[i] = m));
-  ctx.settings.mem = mem;
-  return ok(`+CPMS: ${mem.map(usage).join(',')}`);
+  if (!isRegistered(ctx.registration().stat)) return fail({ cme: CME.noNetworkService });
+  const raw = unquote(str);
+  const request = ctx.profile.ussdStrings === 'packed-hex' ? packedHexToText(raw) : fromTe(raw, ctx.settings.cscs);
+  if (request === undefined || request.length === 0 || request.length > 182) return fail({ cme: CME.invalidCharacters });
+  ctx.requestUssd(request);
+  return ok();
 };
 
-// ---------------------------------------------------------------------------------------------
-// Stored messages (27.005 §3.4-3.5)
-
-function twoDigits(n: number): string {
-  return String(n).padStart(2, '0');
+/** The `+CUSD` result code for a network answer, in the profile's string form. */
+export function cusdLine(ctx: Pick<ModemContext, 'profile' | 'settings'>, status: number, text: string | undefined): string {
+  if (text === undefined) return `+CUSD: ${status}`;
+  const str = ctx.profile.ussdStrings === 'packed-hex' ? textToPackedHex(text) : toTe(text, ctx.settings.cscs);
+  return `+CUSD: ${status},${quoted(str)},15`;
 }
-
-function textTimestamp(at: number, tzMinutes: number): string {
-  const local = new Date(at + tzMinutes * 60_000);
-  const quarters = tzMinutes / 15;
-  return `${twoDigits(local.getUTCFullYear() % 100)}/${twoDigits(local.getUTCMonth() + 1)}/${twoDigits(local.getUTCDate())},${twoDigits(local.getUTCHours())}:${twoDigits(local.getUTCMinutes())}:${twoDigits(local.getUTCSeconds())}${quarters < 0 ? '-' : '+'}${twoDigits(Math.abs(quarters))}`;
-}
-
-/** Text in the TE character set (27.005 §3.1 `<data>`): UCS2 shows UTF-16BE hex. */
-export function toCharset(text: string, charset: string): string {
-  if (charset !== 'UCS2') return text;
-  let hex = '';
-  for (let i = 0; i < text.length; i++) hex += text.charCodeAt(i).toString(16).toUpperCase().padStart(4, '0');
-  return hex;
-}
-
-export function fromCharset(text: string, charset: string): string | undefined {
-  if (charset !== 'UCS2') return text;
-  if (!/^([0-9A-Fa-f]{4})*$/.test(text)) return undefined;
-  let out = '';
-  for (let i = 0; i < text.length; i += 4) out += String.fromCharCode(parseInt(text.slice(i, i + 4), 16));
-  return out;
-}
-
-/** Text-mode header and data of a stored message (27.005 §3.4.2, §3.4.3). */
-function textModeEntry(ctx: ModemContext, message: StoredMessage, indexPrefix: string): [string, string | undefined] {
-  const stat = quoted(SMS_STAT_TEXT[message.stat] ?? 'REC READ');
-  const decoded = decodePdu(message.pdu);
-  const charset = ctx.settings.cscs;
-  if (decoded.type === 'status-report') {
-    const ra = decoded.recipient.number;
-    return [`${indexPrefix}${stat},6,${decoded.messageReference},${quoted(ra)},${decoded.recipient.toa},${quoted(textTimestamp(decoded.timestamp, 0))},${quoted(textTimestamp(decoded.discharge, 0))},${decoded.status}`, undefined];
-  }
-  if (decoded.type === 'deliver') {
-    const details = ctx.settings.csdh === 1 ? `,${decoded.originator.toa},${decoded.userData.text.length}` : '';
-    const header = `${indexPrefix}${stat},${quoted(toCharset(decoded.originator.number, charset))},,${quoted(textTimestamp(decoded.timestamp, decoded.timeZoneMinutes))}${details}`;
-    return [header, toCharset(decoded.userData.text, charset)];
-  }
-  const details = ctx.settings.csdh === 1 ? `,${decoded.destination.toa},${decoded.userData.text.length}` : '';
-  return [`${indexPrefix}${stat},${quoted(toCharset(decoded.destination.number, charset))},${details}`, toCharset(decoded.userData.text, charset)];
-}
-
-const TEXT_STATS: Readonly<Record<string, number>> = { 'REC UNREAD': 0, 'REC READ': 1, 'STO UNSENT': 2, 'STO SENT': 3, ALL: 4 };
-
-const cmgl: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok(ctx.settings.cmgf === 1 ? '+CMGL: ("REC UNREAD","REC READ","STO UNSENT","STO SENT","ALL")' : '+CMGL: (0-4)');
-  const gate = smsGate(ctx);
-  if (gate !== undefined) return gate;
-  let stat: number | undefined;
-  if (ctx.settings.cmgf === 1) stat = call.form === 'exec' ? 0 : TEXT_STATS[unquote(call.args[0]).toUpperCase()];
-  else stat = call.form === 'exec' ? 0 : intArg(call.args[0], 0, 4);
-  if (stat === undefined) return fail({ cms: ctx.settings.cmgf === 1 ? CMS.invalidTextParameter : CMS.invalidPduParameter });
-  const storage = ctx.storage(ctx.settings.mem[0]) as SmsStorage;
-  const lines: string[] = [];
-  for (const message of storage.list(stat)) {
-    if (ctx.settings.cmgf === 1) {
-      const [header, data] = textModeEntry(ctx, message, `+CMGL: ${message.index},`);
-      lines.push(header);
-      if (data !== undefined) lines.push(data);
-    } else {
-      lines.push(`+CMGL: ${message.index},${message.stat},,${message.tpduLength}`, message.pdu);
-    }
-  }
-  return ok(...lines);
-};
-
-const cmgr: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok();
-  const gate = smsGate(ctx);
-  if (gate !== undefined) return gate;
-  const storage = ctx.storage(ctx.settings.mem[0]) as SmsStorage;
-  const index = intArg(call.args[0], 0, 65_535);
-  if (call.form !== 'set' || index === undefined || !storage.isValidIndex(index)) return fail({ cms: CMS.invalidMemoryIndex });
-  const message = storage.read(index);
-  if (message === undefined) return ctx.profile.emptyRead === 'ok' ? ok() : fail({ cms: CMS.invalidMemoryIndex });
-  if (ctx.settings.cmgf === 1) {
-    const [header, data] = textModeEntry(ctx, message, '+CMGR: ');
-    return data === undefined ? ok(header) : ok(header, data);
-  }
-  return ok(`+CMGR: ${message.stat},,${message.tpduLength}`, message.pdu);
-};
-
-const cmgd: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') {
-    const storage = ctx.storage(ctx.settings.mem[0]) as SmsStorage;
-    return ok(`+CMGD: (${storage.all().map((m) => m.index).join(',')}),(0-4)`);
-  }
-  const gate = smsGate(ctx);
-  if (gate !== undefined) return gate;
-  const storage = ctx.storage(ctx.settings.mem[0]) as SmsStorage;
-  const index = intArg(call.args[0], 0, 65_535);
-  const flag = call.args[1] === undefined ? 0 : intArg(call.args[1], 0, 4);
-  if (call.form !== 'set' || index === undefined || flag === undefined) return fail({ cms: CMS.invalidPduParameter });
-  if (flag === 0) {
-    if (!storage.isValidIndex(index)) return fail({ cms: CMS.invalidMemoryIndex });
-    storage.delete(index);
-  } else {
-    storage.deleteByFlag(flag as 1 | 2 | 3 | 4);
-  }
-  return ok();
-};
-
-// ---------------------------------------------------------------------------------------------
-// Sending (27.005 §3.5)
-
-const cmgs: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok();
-  const gate = smsGate(ctx);
-  if (gate !== undefined) return gate;
-  if (call.form !== 'set') return fail({ cms: CMS.operationNotAllowed });
-  if (ctx.settings.cmgf === 1) {
-    const to = fromCharset(unquote(call.args[0]), ctx.settings.cscs);
-    if (to === undefined || !/^\+?[0-9]{1,20}$/.test(to)) return fail({ cms: CMS.invalidTextParameter });
-    return { lines: [], prompt: { kind: 'send-text', to } };
-  }
-  const length = intArg(call.args[0], 1, 164);
-  if (length === undefined || call.args.length > 1) return fail({ cms: CMS.invalidPduParameter });
-  return { lines: [], prompt: { kind: 'send-pdu', length } };
-};
-
-const cmgw: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok();
-  const gate = smsGate(ctx);
-  if (gate !== undefined) return gate;
-  if (ctx.settings.cmgf === 1) return fail({ cms: CMS.operationNotSupported });
-  const length = intArg(call.args[0], 1, 164);
-  const stat = call.args[1] === undefined ? SMS_STAT.stoUnsent : intArg(call.args[1], 0, 3);
-  if (call.form !== 'set' || length === undefined || stat === undefined) return fail({ cms: CMS.invalidPduParameter });
-  return { lines: [], prompt: { kind: 'write-pdu', length, stat: stat as SmsStat } };
-};
-
-const cmss: CommandHandler = (ctx, call) => {
-  if (call.form === 'test') return ok();
-  const gate = smsGate(ctx);
-  if (gate !== undefined) return gate;
-  const storage = ctx.storage(ctx.settings.mem[1]) as SmsStorage;
-  const index = intArg(call.args[0], 0, 65_535);
-  if (call.form !== 'set' || index === undefined || !storage.isValidIndex(index) || storage.peek(index) === undefined) {
-    return fail({ cms: CMS.invalidMemoryIndex });
-  }
-  return { lines: [], send: { memory: ctx.settings.mem[1], index } };
-};
-
-const cnma: CommandHandler = () => fail({ cms: CMS.noCnmaExpected });
 
 // ---------------------------------------------------------------------------------------------
 // V.250 basic commands
 
-const echo: CommandHandler = (ctx, call) => {
-  const value = call.raw === '' ? 0 : intArg(call.raw, 0, 1);
-  if (value === undefined) return fail('error');
-  ctx.settings.echo = value === 1;
-  return ok();
-};
+function flag(key: 'echo' | 'verbose' | 'quiet'): CommandHandler {
+  return (ctx, call) => {
+    const value = call.raw === '' ? 0 : intArg(call.raw, 0, 1);
+    if (value === undefined) return fail('error');
+    ctx.settings[key] = value === 1;
+    return ok();
+  };
+}
 
-const verbose: CommandHandler = (ctx, call) => {
-  const value = call.raw === '' ? 0 : intArg(call.raw, 0, 1);
-  if (value === undefined) return fail('error');
-  ctx.settings.verbose = value === 1;
-  return ok();
-};
-
-const quiet: CommandHandler = (ctx, call) => {
-  const value = call.raw === '' ? 0 : intArg(call.raw, 0, 1);
-  if (value === undefined) return fail('error');
-  ctx.settings.quiet = value === 1;
-  return ok();
-};
-
-const reset: CommandHandler = (ctx) => {
+const factory: CommandHandler = (ctx) => {
   ctx.factoryReset();
   return ok();
 };
 
-const info: CommandHandler = (ctx) => ok(ctx.profile.manufacturer, ctx.profile.model, ctx.profile.revision);
+const restore: CommandHandler = (ctx) => {
+  ctx.restoreProfile();
+  return ok();
+};
 
-const curc: CommandHandler = (ctx, call) => {
-  if (call.form === 'read') return ok(`^CURC: ${ctx.settings.periodicUrcs ? 1 : 0}`);
-  const value = intArg(call.args[0], 0, 1);
-  if (value === undefined) return fail('error');
-  ctx.settings.periodicUrcs = value === 1;
+const save: CommandHandler = (ctx) => {
+  ctx.saveProfile();
   return ok();
 };
 
@@ -565,12 +270,12 @@ const ceer: CommandHandler = () => ok('+CEER: No cause');
 // The table
 
 export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
-  E: echo,
-  V: verbose,
-  Q: quiet,
-  Z: reset,
-  '&F': reset,
-  '&W': accept,
+  E: flag('echo'),
+  V: flag('verbose'),
+  Q: flag('quiet'),
+  Z: restore,
+  '&F': factory,
+  '&W': save,
   '&C': accept,
   '&D': accept,
   X: accept,
@@ -578,6 +283,7 @@ export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
   M: accept,
   S: accept,
   I: info,
+  '+GCAP': gcap,
   '+CGMI': identity((ctx) => ctx.profile.manufacturer),
   '+GMI': identity((ctx) => ctx.profile.manufacturer),
   '+CGMM': identity((ctx) => ctx.profile.model),
@@ -588,43 +294,27 @@ export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
   '+GSN': identity((ctx) => ctx.imei),
   '+CIMI': imsi,
   '+CCID': iccid,
+  '+CLAC': clac,
   '+CMEE': cmee,
   '+CPIN': cpin,
+  '+CPAS': cpas,
   '+CSQ': csq,
   '+CFUN': cfun,
   '+CBC': cbc,
   '+CCLK': cclk,
+  '+CPBS': cpbs,
   '+CREG': registrationCommand('+CREG', 'creg'),
   '+CGREG': registrationCommand('+CGREG', 'cgreg'),
   '+CGATT': cgatt,
   '+COPS': cops,
   '+CNUM': cnum,
-  '+CMGF': cmgf,
-  '+CSCS': cscs,
-  '+CSCA': csca,
-  '+CSDH': csdh,
-  '+CSMP': csmp,
-  '+CSMS': csms,
-  '+CNMI': cnmi,
-  '+CPMS': cpms,
-  '+CMGL': cmgl,
-  '+CMGR': cmgr,
-  '+CMGD': cmgd,
-  '+CMGS': cmgs,
-  '+CMGW': cmgw,
-  '+CMSS': cmss,
-  '+CNMA': cnma,
+  '+CRC': numericSetting('+CRC', 'crc', 1),
+  '+CLIP': clip,
+  '+CHUP': hangUp,
+  '+CUSD': cusd,
   '+CEER': ceer,
-  '+CHUP': accept,
-  '+CLIP': accept,
-  '+CUSD': accept,
-  '+CMMS': accept,
+  ...SMS_COMMANDS,
 };
 
-/** Commands only the profiles that list them know; the others answer them as unknown. */
-export const VENDOR_COMMANDS: Readonly<Record<string, CommandHandler>> = {
-  '^CURC': curc,
-};
-
-/** Accepts a vendor command with no modelled effect. */
-export const ACCEPT: CommandHandler = accept;
+export { VENDOR_COMMANDS };
+export type { CommandCall, CommandError, CommandHandler, CommandOutcome, ModemContext, ModemNv, ModemSettings, PromptSpec, SimState } from './command-kit.ts';

@@ -1,7 +1,9 @@
 /**
- * The emulated modem's control API as one-line JSON commands, for a modem served in another
- * process (`hsm modem-sim` reads them on stdin). Each line is checked against a strict schema;
- * a bad one is answered with an error naming the field and changes nothing.
+ * The emulated modem's control API as one-line JSON commands, for modems served in another
+ * process (`hsm modem-sim` reads them on stdin). A line is an object with one command and,
+ * optionally, `"modem": "<msisdn>"` naming which of the served modems it is for (default: the
+ * first). Each line is checked against a strict schema; a bad one is answered with an error
+ * naming the field and changes nothing.
  *
  *   {"inject":{"from":"+4917...","text":"...","order":[2,1],"referenceBits":16}}
  *   {"statusReport":{"messageReference":3,"recipient":"+4917...","status":0}}
@@ -12,6 +14,7 @@
  *   {"hang":"port-reopen"}        {"unhang":true}            {"unplug":true}   {"replug":true}
  *   {"carrier":{"id":"A","up":false}}                        {"messages":true}
  *   {"sendFromOutside":{"from":"+1555...","to":"+4917...","text":"..."}}
+ *   {"modem":"+4917...2","inject":{"from":"+1555...","text":"to a peer"}}
  * @module
  */
 import { z } from 'zod';
@@ -67,10 +70,18 @@ export interface ControlTarget {
   replug(): Promise<void>;
 }
 
-export type ControlReply = { event: 'ok'; command: string; result?: unknown } | { event: 'error'; error: { code: string; field?: string; message: string } };
+export type ControlReply =
+  | { event: 'ok'; command: string; modem?: string; result?: unknown }
+  | { event: 'error'; error: { code: string; field?: string; message: string } };
+
+/** A control line: the command, and the MSISDN of the modem it is for when it names one. */
+export interface ControlLine {
+  modem?: string;
+  command: ControlCommand;
+}
 
 /** Parses one control line; throws `MODEM_BAD_CONTROL` naming the field at fault. */
-export function parseControl(line: string): ControlCommand {
+export function parseControlLine(line: string): ControlLine {
   if (line.length > 8_192) throw new HsmError('MODEM_BAD_CONTROL', 'a control line is at most 8 KiB', { field: 'line' });
   let json: unknown;
   try {
@@ -78,10 +89,15 @@ export function parseControl(line: string): ControlCommand {
   } catch {
     throw new HsmError('MODEM_BAD_CONTROL', 'a control line is one JSON object', { field: 'line' });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json) || Object.keys(json).length !== 1) {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new HsmError('MODEM_BAD_CONTROL', 'a control line is an object with one command', { field: 'line' });
   }
-  const [name, value] = Object.entries(json)[0] as [string, unknown];
+  const { modem, ...rest } = json as Record<string, unknown>;
+  if (modem !== undefined && (typeof modem !== 'string' || !/^\+?[0-9]{1,20}$/.test(modem))) {
+    throw new HsmError('MODEM_BAD_CONTROL', 'modem is the MSISDN of one of the served modems', { field: 'modem' });
+  }
+  if (Object.keys(rest).length !== 1) throw new HsmError('MODEM_BAD_CONTROL', 'a control line is an object with one command', { field: 'line' });
+  const [name, value] = Object.entries(rest)[0] as [string, unknown];
   if (!Object.hasOwn(COMMAND_SCHEMAS, name)) {
     throw new HsmError('MODEM_BAD_CONTROL', `unknown control command "${name.slice(0, 32)}"`, { field: 'line' });
   }
@@ -91,16 +107,27 @@ export function parseControl(line: string): ControlCommand {
     const field = [name, ...(issue?.path ?? []).map(String)].join('.');
     throw new HsmError('MODEM_BAD_CONTROL', `bad control command at ${field}: ${issue?.message ?? 'invalid'}`, { field });
   }
-  return { [name]: checked.data } as ControlCommand;
+  const command = { [name]: checked.data } as ControlCommand;
+  return typeof modem === 'string' ? { modem, command } : { command };
 }
 
-/** Runs one control line against the served modem; errors are answered, never thrown. */
-export async function applyControl(target: ControlTarget, line: string): Promise<ControlReply> {
+/** The command of a control line (the modem it names, if any, left aside). */
+export function parseControl(line: string): ControlCommand {
+  return parseControlLine(line).command;
+}
+
+/**
+ * Runs one control line against the served modem it names (`targetOf` throws for an unknown
+ * number); errors are answered, never thrown.
+ */
+export async function applyControl(targetOf: (msisdn: string | undefined) => ControlTarget, line: string): Promise<ControlReply> {
   try {
-    const command = parseControl(line);
+    const { modem, command } = parseControlLine(line);
+    const target = targetOf(modem);
     const name = Object.keys(command)[0] as string;
     const result = await apply(target, command);
-    return result === undefined ? { event: 'ok', command: name } : { event: 'ok', command: name, result };
+    const reply: ControlReply = { event: 'ok', command: name, ...(modem === undefined ? {} : { modem }) };
+    return result === undefined ? reply : { ...reply, result };
   } catch (error) {
     const safe = error instanceof HsmError ? error.toJSON() : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
     return { event: 'error', error: safe };

@@ -7,10 +7,11 @@
  * powers the modem off; `replug()` makes a new pty at the same path and boots the modem again,
  * as a USB stick that re-enumerates.
  *
- * A real USB modem's boot messages (`RDY`, `SMS Ready`...) are lost when no program has the
- * tty open. A pty keeps them in its buffer instead, and Gammu, opening the port later, would
- * read them before the echo of its first command and give up. So the pty is served only once
- * the modem has booted, with whatever it printed until then drained from the client's side.
+ * A real modem's unsolicited output (`RDY`, `+CMTI`, signal reports...) is lost when no program
+ * has the tty open. A pty would keep it in its buffer instead and hand it to the next program
+ * that opens it (Gammu then reads it before the echo of its first command and gives up). So the
+ * modem prints a URC only while a program holds the client end (pty-presence.ts), and the pty
+ * is served once the modem has booted, with whatever was printed until then drained.
  * @module
  */
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { openSerialPort, type Port } from '../../../shared/port.ts';
 import { createPtyPair, type PtyPair } from '../uart/pty-pair.ts';
 import type { EmulatedModem } from './emulated-modem.ts';
+import { PtyPresence } from './pty-presence.ts';
 
 export interface ServedModem {
   readonly path: string;
@@ -43,6 +45,9 @@ export async function serveModemOnPty(modem: EmulatedModem, path: string, option
 
   const plug = async (): Promise<void> => {
     pair = await createPtyPair({ linkA: path, linkB: inner });
+    const servers = [{ pid: process.pid, fds: pair.spareFds }, ...(pair.pid === undefined ? [] : [{ pid: pair.pid }])];
+    const presence = new PtyPresence(path, servers);
+    modem.setHostPresence(() => presence.held());
     port = await openSerialPort({ path: inner, baudRate: 115_200, lock: false });
     if (options.onActivity !== undefined) watchActivity(port, options.onActivity);
     modem.connect(port);

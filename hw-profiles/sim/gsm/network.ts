@@ -10,7 +10,11 @@
  * that is detached, out of service or full is retried until the validity period ends. When the
  * sender asked for one (TP-SRR), a status report (23.040 §9.2.2.3) follows the final outcome.
  * A carrier outage takes its subscribers out of service and refuses their submissions
- * (`+CMS ERROR: 331`) until it recovers.
+ * (`+CMS ERROR: 331`) until it recovers. Each carrier answers USSD requests for a subscriber's
+ * balance (which every SMS sent lowers) and own number.
+ *
+ * The carriers use the test network codes of ITU-T E.212 (MCC 001) and names of their own, so
+ * no AT client mistakes them for a real operator.
  * @module
  */
 import type { Clock, TimerHandle } from '../../../shared/clock.ts';
@@ -60,6 +64,18 @@ export interface SimCard {
 }
 
 export type DeliveryOutcome = 'stored' | 'memory-full' | 'unavailable';
+
+/** A USSD answer (27.007 §7.15 `+CUSD: <m>[,<str>]`): 0 done, 1 further action, 2 ended, 4 not supported. */
+export interface UssdAnswer {
+  status: 0 | 1 | 2 | 4;
+  text?: string;
+}
+
+/** The USSD codes every carrier answers. */
+export const USSD_CODES = { balance: '*100#', ownNumber: '*#100#' } as const;
+/** Credit of a new subscriber, and what one SMS costs, in hundredths. */
+const STARTING_CREDIT = 2_500;
+const SMS_PRICE = 10;
 
 export interface NetworkEndpoint {
   readonly msisdn: string;
@@ -175,6 +191,8 @@ export class SimulatedGsmNetwork {
   private readonly pendingReports: PendingStatusReport[] = [];
   private readonly submissionLog: Submission[] = [];
   private readonly deliveryLog: Delivery[] = [];
+  /** Credit per MSISDN in hundredths, lowered by each SMS sent. */
+  private readonly credits = new Map<string, number>();
   private readonly retryIntervalMs: number;
   private readonly validityMs: number;
   private timeOffsetMs = 0;
@@ -240,7 +258,8 @@ export class SimulatedGsmNetwork {
     const msin = String(this.random.fork(`imsi/${options.msisdn}`).int(10 ** 9)).padStart(9, '0');
     const imsi = options.imsi ?? `${carrier.spec.mccMnc}${msin}`.slice(0, 15).padEnd(15, '0');
     if (!/^[0-9]{6,15}$/.test(imsi)) throw networkError('NETWORK_BAD_ARGUMENT', 'an IMSI is 6-15 digits', 'imsi');
-    const iccidBody = `8949${carrier.spec.mccMnc.slice(3).padStart(3, '0')}${String(serial).padStart(4, '0')}${msin.slice(0, 7)}`.slice(0, 18);
+    // ICCID (ITU-T E.118): 89, the MCC, the MNC, a serial and MSIN digits, then the Luhn digit.
+    const iccidBody = `89${carrier.spec.mccMnc.padEnd(6, '0')}${String(serial).padStart(4, '0')}${msin}`.slice(0, 18);
     const iccid = options.iccid ?? `${iccidBody}${luhnDigit(iccidBody)}`;
     if (!/^[0-9]{18,20}$/.test(iccid)) throw networkError('NETWORK_BAD_ARGUMENT', 'an ICCID is 18-20 digits', 'iccid');
     this.subscribers.set(options.msisdn, options.carrierId);
@@ -324,6 +343,7 @@ export class SimulatedGsmNetwork {
       at: this.now(),
     };
     this.submissionLog.push(submission);
+    this.credits.set(from, this.credit(from) - SMS_PRICE);
     this.emit({ type: 'submitted', at: submission.at, submission });
     const pdu = encodeDeliverRaw({
       from,
@@ -378,6 +398,20 @@ export class SimulatedGsmNetwork {
       this.route(submission, pdu, carrier);
       return submission.id;
     });
+  }
+
+  /** A USSD request from `msisdn` (27.007 §7.15), answered by its carrier. */
+  ussd(msisdn: string, request: string): UssdAnswer {
+    const carrierId = this.subscribers.get(msisdn);
+    if (carrierId === undefined || !this.inService(msisdn)) return { status: 4 };
+    const name = this.requireCarrier(carrierId).spec.name;
+    if (request === USSD_CODES.balance) return { status: 0, text: `${name}: balance ${(this.credit(msisdn) / 100).toFixed(2)}` };
+    if (request === USSD_CODES.ownNumber) return { status: 0, text: `${name}: your number is ${msisdn}` };
+    return { status: 4 };
+  }
+
+  private credit(msisdn: string): number {
+    return this.credits.get(msisdn) ?? STARTING_CREDIT;
   }
 
   submissions(filter: { from?: string; to?: string } = {}): Submission[] {
@@ -526,10 +560,14 @@ export function luhnDigit(body: string): number {
   return (10 - (sum % 10)) % 10;
 }
 
-/** Two carriers with distinct SMSCs, MCC+MNCs and names: the default world of the rig. */
+/**
+ * Two carriers with distinct SMSCs, MCC+MNCs and names: the default world of the rig. The
+ * MCC+MNCs are the E.212 test network codes 001 01 and 001 02, the SMSC numbers are in the
+ * NANP range kept for fiction (555-01xx).
+ */
 export function defaultCarriers(): CarrierSpec[] {
   return [
-    { id: 'A', name: 'Carrier A', mccMnc: '26201', smsc: '+491710760000' },
-    { id: 'B', name: 'Carrier B', mccMnc: '26202', smsc: '+491720000000' },
+    { id: 'A', name: 'Carrier A', mccMnc: '00101', smsc: '+12025550100' },
+    { id: 'B', name: 'Carrier B', mccMnc: '00102', smsc: '+12025550101' },
   ];
 }

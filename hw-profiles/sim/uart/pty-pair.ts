@@ -27,6 +27,8 @@ export interface PtyPair {
   readonly pathA: string;
   readonly pathB: string;
   readonly pid: number | undefined;
+  /** The spare descriptors this process holds on the two ends (`keepOpen`). */
+  readonly spareFds: readonly number[];
   /** Whether socat is still running. */
   readonly alive: boolean;
   close(): Promise<void>;
@@ -64,6 +66,7 @@ export async function createPtyPair(options: PtyPairOptions): Promise<PtyPair> {
     pathA: linkA,
     pathB: linkB,
     pid: child.pid,
+    spareFds: spares,
     get alive() {
       return !exited;
     },

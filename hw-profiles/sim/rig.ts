@@ -339,7 +339,7 @@ export class Rig {
         return { now: new Date(this.clock.now()).toISOString() };
       },
       fault: (fault) => this.inject(fault),
-      withdrawal: async (w) => this.vweb.queueWithdrawal({ outs: w.outs, dynamic: w.dynamic, ...(w.coinCode === undefined ? {} : { coinCode: w.coinCode }), ...(w.memo === undefined ? {} : { memo: w.memo }) }),
+      withdrawal: async (w) => this.vweb.queueWithdrawal(w),
       batch: (b) => this.queueBatchCheck(b.wallet, b.batch_no),
       sms: async (m) => void this.network.sendFromOutside(m),
     });

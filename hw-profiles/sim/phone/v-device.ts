@@ -367,7 +367,7 @@ export class VDevice {
     let payload;
     try {
       payload = decryptVtest(body.vtest_info, this.o.vweb.password);
-      const coin = (payload.coinCode ?? this.o.coin) as Coin;
+      const coin = (payload.coin_code ?? this.o.coin) as Coin;
       parseOuts(payload.outs, networkFor(coin, this.o.network));
     } catch (error) {
       return report(null, (error as Error).message);
@@ -377,11 +377,11 @@ export class VDevice {
     const balance = BigInt(user.body?.balance ?? 0);
     if (balance < total || balance < this.o.loop.balanceThreshold) return report(null, `balance ${balance} below what the withdrawal needs`);
     const result = await this.submit({
-      coinCode: (payload.coinCode ?? this.o.coin) as Coin,
+      coinCode: (payload.coin_code ?? this.o.coin) as Coin,
       userTxNo: String(body.vtest_id),
       outs: payload.outs,
       isDynamicFee: payload.dynamic,
-      ...(payload.outType !== undefined ? { outType: payload.outType } : {}),
+      ...(payload.out_type !== undefined ? { outType: payload.out_type } : {}),
       ...(payload.memo !== undefined ? { memo: payload.memo } : {}),
     });
     await report(result.status === 1 ? result.txHash : null, result.reason);

@@ -23,7 +23,7 @@ import { verifyAudit } from '../../shared/store/audit.ts';
 import { DeviceStore } from '../../shared/store/store.ts';
 import { nextDailyOccurrence, parseTimeOfDay } from '../../shared/time-zone.ts';
 import { Rig, type RigOptions } from '../../hw-profiles/sim/rig.ts';
-import { ROTATION, WORLD_TIME_ZONE } from '../../hw-profiles/sim/world-config.ts';
+import { APP_CHANNEL_ALARM } from '../../hw-profiles/sim/phone/v-device.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,9 +84,9 @@ function vDeviceChannel(rig: Rig): number | undefined {
   return rig.vDevice?.currentChannel()?.cId;
 }
 
-/** World time of the V-Device's next daily channel hour. */
+/** World time of the app's next daily channel alarm (03:00 UTC+8). */
 function nextRotation(rig: Rig): number {
-  return nextDailyOccurrence(rig.clock.now(), parseTimeOfDay(ROTATION.vDeviceAt), WORLD_TIME_ZONE);
+  return nextDailyOccurrence(rig.clock.now(), parseTimeOfDay(APP_CHANNEL_ALARM.at), APP_CHANNEL_ALARM.timeZone);
 }
 
 async function rotate(rig: Rig, before: number | undefined): Promise<number> {

@@ -130,6 +130,13 @@ export class GatewayLedger {
     return this.o.store.get(LEDGER_RECORDS.request, userTxNo);
   }
 
+  /** How many requests are in each state (`unsent` ones wait for HSM-Hot). */
+  counts(): Record<LedgerRecord['state'], number> {
+    const counts = { unsent: 0, pending: 0, signed: 0, done: 0, failed: 0 };
+    for (const { value } of this.o.store.range(LEDGER_RECORDS.request)) counts[value.state] += 1;
+    return counts;
+  }
+
   /** Broadcasts what was signed but not yet broadcast (after a crash). */
   async repair(): Promise<void> {
     for (const { value } of this.o.store.range(LEDGER_RECORDS.request)) {

@@ -43,7 +43,7 @@ import { HotClient } from './host/hot-client.ts';
 import { Vweb } from './host/vweb.ts';
 import { VDevice } from './phone/v-device.ts';
 import { APP_SETTINGS, APP_VWEB_TOKEN, FEES, GATEWAY_COINS, INITIAL_FUNDING, SIM2_FAILOVER_MS, WORLD_TIME_ZONE } from './world-config.ts';
-import { WORLD_NUMBERS, worldKeys, type WorldKeys } from './world-keys.ts';
+import { WORLD_COUNTRY_CODE, WORLD_NUMBERS, worldKeys, type WorldKeys } from './world-keys.ts';
 import { WorldStore } from './world-store.ts';
 
 export interface RigOptions {
@@ -223,7 +223,8 @@ export class Rig {
     this.events.publish('rig.starting', { resumed: this.resumed, stateDir: this.stateDir, processes: this.o.processes === true });
 
     // The GSM network, its SIMs (the same numbers and IMSIs in every run of a world).
-    this.network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: this.random.fork('network') });
+    // The world's numbers are Chinese, like the app's: a number dialled without +86 reaches them.
+    this.network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: this.random.fork('network'), homeCountryCode: WORLD_COUNTRY_CODE });
     const sims = {
       cold1: this.network.issueSim({ carrierId: 'A', msisdn: WORLD_NUMBERS.coldSim1 }),
       cold2: this.network.issueSim({ carrierId: 'B', msisdn: WORLD_NUMBERS.coldSim2 }),

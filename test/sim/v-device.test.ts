@@ -86,10 +86,12 @@ describe('the V-Device as the released app behaves', () => {
     const p = await phone();
     const cId = await firstChannel(p);
     expect(p.vDevice.currentChannel()?.cId).toBe(p.w.cold.status().channel?.cId);
+    // Dialled as typed into the app, without +86; the network routes it to SIM1.
     expect(p.sent()).toEqual([
-      { to: COLD_SIM1, text: expect.stringMatching(/^CC:QH:0[23][0-9A-F]{64}:H_ID:1:$/) },
-      { to: COLD_SIM1, text: `CC:CHANNEL_OK:${cId}:` },
+      { to: national(COLD_SIM1), text: expect.stringMatching(/^CC:QH:0[23][0-9A-F]{64}:H_ID:1:$/) },
+      { to: national(COLD_SIM1), text: `CC:CHANNEL_OK:${cId}:` },
     ]);
+    expect(p.w.network.deliveries({ to: COLD_SIM1 }).map((d) => d.from)).toEqual([V_DEVICE, V_DEVICE]);
     expect(statSync(p.stateFile).mode & 0o777).toBe(0o600);
   }, 120_000);
 
@@ -105,7 +107,7 @@ describe('the V-Device as the released app behaves', () => {
     p.vweb.queueBatchCheck(1, tampered, 'cold', 0);
     await until(p.w.clock, () => p.vweb.batches[1]?.state !== 'queued' && p.vweb.batches[1]?.state !== 'handed-out', 900_000, 1_000);
     expect(p.vweb.batches.map((b) => b.state)).toEqual(['passed', 'failed']);
-    expect(p.sent().filter((s) => s.text.startsWith('CC:VERIFY_COLD_ADDRESSES:')).map((s) => s.to)).toEqual([COLD_SIM1, COLD_SIM1]);
+    expect(p.sent().filter((s) => s.text.startsWith('CC:VERIFY_COLD_ADDRESSES:')).map((s) => s.to)).toEqual([national(COLD_SIM1), national(COLD_SIM1)]);
   }, 240_000);
 
   it("answers the administrator's commands with the app's exact texts, and nothing else", async () => {
@@ -171,7 +173,7 @@ describe('the V-Device as the released app behaves', () => {
       await until(p.w.clock, () => p.sent().some((s) => s.text.startsWith('CC:VERIFY_COLD_ADDRESSES:0:BTC:')), 300_000, 1_000);
       await until(p.w.clock, () => p.events.some((e) => e.type === 'batch.checked'), 5 * 60_000, 1_000).catch(() => undefined);
       const destinations = new Set(p.sent().filter((s) => s.text.startsWith('CC:VERIFY_COLD')).map((s) => s.to));
-      expect([...destinations].sort()).toEqual(failover ? [COLD_SIM1, COLD_SIM2] : [COLD_SIM1]);
+      expect([...destinations].sort()).toEqual(failover ? [national(COLD_SIM1), national(COLD_SIM2)] : [national(COLD_SIM1)]);
       expect(p.events.some((e) => e.type === 'batch.checked')).toBe(failover);
       await cleanups.pop()?.();
     }

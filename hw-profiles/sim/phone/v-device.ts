@@ -213,16 +213,18 @@ export class VDevice {
     for (const l of this.listeners) l(event);
   }
 
-  /** SMSUtil.sendSMS: each part a separate SMS, no concatenation, no retry. */
+  /**
+   * SMSUtil.sendSMS: to the number as the app has it (typed without +86, or a sender's), each
+   * part a separate SMS, no concatenation, no retry.
+   */
   private async send(to: string, text: string): Promise<void> {
-    const number = to.startsWith('+') ? to : `${HOME_PREFIX}${to}`;
     for (let at = 0; at < text.length || at === 0; at += MAX_GSM7_SEPTETS) {
       const part = text.slice(at, at + MAX_GSM7_SEPTETS);
-      this.emit({ type: 'sms.out', to: number, text: part });
+      this.emit({ type: 'sms.out', to, text: part });
       try {
-        await this.o.modem.sendSms(number, part, { maxParts: 1 });
+        await this.o.modem.sendSms(to, part, { maxParts: 1 });
       } catch (error) {
-        this.emit({ type: 'sms.failed', to: number, reason: (error as Error).message });
+        this.emit({ type: 'sms.failed', to, reason: (error as Error).message });
       }
     }
   }

@@ -86,6 +86,21 @@ export interface ReadyInfo {
   events: string;
   vweb: string;
   numbers: { coldSim1: string; coldSim2: string; vDevice: string; admin: string };
+  /**
+   * What a person types into the released app to use this world (its settings screens):
+   * HSM-Cold's numbers and the administrator's without +86, the transfer (vweb) password, the
+   * tokens, vweb's domain; the platform domain is built into the app (README).
+   */
+  app: {
+    hsmPhone1: string;
+    hsmPhone2: string;
+    adminPhone: string;
+    transferPassword: string;
+    hotSendToken: string;
+    hotSendAltToken: string;
+    vwebDomain: string;
+    platformDomain: string;
+  };
   vDevice: { mode: 'emulated'; sim2Failover: boolean } | { mode: 'external'; pty: string };
   adminModem: { pty: string } | null;
   /** Terminal ends of the devices' consoles (`hot`, `cold`), for picocom, tio or screen. */
@@ -362,6 +377,14 @@ export class Rig {
       events: `${controlUrl}/events`,
       vweb: `${vwebUrl}/api/v1/open`,
       numbers: { ...WORLD_NUMBERS },
+      app: {
+        ...APP_SETTINGS,
+        transferPassword: this.keys.vwebPassword,
+        hotSendToken: this.keys.hotSendingToken,
+        hotSendAltToken: this.keys.hotSendingToken,
+        vwebDomain: vwebUrl,
+        platformDomain: apiUrl,
+      },
       vDevice: vDeviceMode,
       adminModem: adminPty === null ? null : { pty: adminPty },
       consoles: consoles.paths,

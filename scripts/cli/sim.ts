@@ -94,7 +94,12 @@ function summary(ready: ReadyInfo, temporary: boolean): string {
     `  control      ${ready.control}  (POST /control/withdrawal, /control/fault, /control/advance)`,
     `  host API     ${ready.hostApi.url}  (HSM-Hot ${ready.hostApi.identity})`,
     `  numbers      HSM-Cold SIM1 ${ready.numbers.coldSim1}, SIM2 ${ready.numbers.coldSim2}; V-Device ${ready.numbers.vDevice}; admin ${ready.numbers.admin}`,
-    ...(ready.vDevice.mode === 'external' ? [`  V-Device     external AT client on ${ready.vDevice.pty}`] : []),
+    ...(ready.vDevice.mode === 'external'
+      ? [
+          `  V-Device     external AT client on ${ready.vDevice.pty}`,
+          `  app settings HSM numbers ${ready.app.hsmPhone1} / ${ready.app.hsmPhone2}, admin ${ready.app.adminPhone}, transfer password ${ready.app.transferPassword}, vweb ${ready.app.vwebDomain}`,
+        ]
+      : []),
     ...(ready.adminModem === null ? [] : [`  admin phone  ${ready.adminModem.pty}`]),
     ...Object.entries(ready.consoles).map(([name, pty]) => `  console      ${name} on ${pty}  (picocom -b 115200 ${pty})`),
     ...(ready.consolePassword === null ? [] : [`  console login password ${ready.consolePassword}  (2fa enable turns on the codes privileged commands need)`]),

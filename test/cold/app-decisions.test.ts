@@ -50,14 +50,19 @@ function ask(f: ColdFixture, userTxNo: string, cId: number, secret: Uint8Array, 
 
 const alerts = (f: ColdFixture): string[] => f.sent.filter((s) => s.to === ADMIN).map((s) => s.text);
 
+/** An open channel, then the next night's request, whose QC reached the phone (its CHANNEL_OK never came). */
+function nextNightPending(): { f: ColdFixture; old: { cId: number; secret: Uint8Array }; fresh: { cId: number; secret: Uint8Array } } {
+  const f = coldFixture();
+  const keys = new VDeviceKeys();
+  const old = openChannel(f, keys);
+  f.clock.advanceSync(86_400_000);
+  f.trustTime();
+  return { f, old, fresh: requestChannel(f, keys) };
+}
+
 describe('CHANNEL_OK lost: the app already signs with the new channel', () => {
   it('a vc_code made with the pending channel key confirms that channel (audited) and is approved', async () => {
-    const f = coldFixture();
-    const keys = new VDeviceKeys();
-    const old = openChannel(f, keys);
-    f.clock.advanceSync(86_400_000);
-    f.trustTime();
-    const fresh = requestChannel(f, keys); // the QC reaches the phone; its CHANNEL_OK is lost
+    const { f, old, fresh } = nextNightPending();
     const reply = ask(f, 'after-lost-ok', fresh.cId, fresh.secret);
     expect(reply).not.toBeInstanceOf(Refusal);
     expect(reply).toMatchObject({ kind: 'spend', cId: fresh.cId });
@@ -75,12 +80,7 @@ describe('CHANNEL_OK lost: the app already signs with the new channel', () => {
   });
 
   it('a vc_code by another key naming the pending channel confirms nothing and closes nothing', async () => {
-    const f = coldFixture();
-    const keys = new VDeviceKeys();
-    const old = openChannel(f, keys);
-    f.clock.advanceSync(86_400_000);
-    f.trustTime();
-    const fresh = requestChannel(f, keys);
+    const { f, old, fresh } = nextNightPending();
     const refused = ask(f, 'wrong-key', fresh.cId, old.secret);
     expect(refused).toBeInstanceOf(Refusal);
     expect((refused as Refusal).error.code).toBe('CHANNEL_PENDING');
@@ -90,12 +90,7 @@ describe('CHANNEL_OK lost: the app already signs with the new channel', () => {
   });
 
   it('a pending channel dropped unconfirmed tells the administrator why and what to do', async () => {
-    const f = coldFixture();
-    const keys = new VDeviceKeys();
-    openChannel(f, keys);
-    f.clock.advanceSync(86_400_000);
-    f.trustTime();
-    const fresh = requestChannel(f, keys);
+    const { f, fresh } = nextNightPending();
     f.clock.advanceSync(31 * 60_000);
     f.svc.store.transact((tx) => sweepChannels(f.svc, tx, f.clock.now()));
     expect(channelById(f.svc.store, fresh.cId)).toMatchObject({ status: 'closed', closeReason: 'not confirmed in time' });

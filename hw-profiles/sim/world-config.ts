@@ -13,9 +13,10 @@ export const WORLD_TIME_ZONE = 'Asia/Shanghai';
 /**
  * HSM-Cold accepts new channels 23:00-04:00 Shanghai time (UTC+8, the phone's zone too): the
  * app's own reply window (23:00-01:59) and its daily channel alarm at 03:00 UTC+8, with an
- * hour for a late alarm or a slow SMS.
+ * hour for a late alarm or a slow SMS. `vDeviceAt` is that alarm in the world's zone (the app
+ * sets it in UTC+8 whatever the phone's zone: phone/v-device.ts APP_CHANNEL_ALARM).
  */
-export const ROTATION = { from: '23:00', to: '04:00' } as const;
+export const ROTATION = { from: '23:00', to: '04:00', vDeviceAt: '03:00' } as const;
 
 /**
  * The app's settings on the emulated phone, as a person types them: HSM-Cold's two numbers

@@ -6,8 +6,11 @@
  *   2. the same user_tx_no again: the same request gets the same reply, a different one is
  *      refused as a conflict and alerts the administrators;
  *   3. the channel named by c_id must be open (retired, expired, unknown: refused, nothing closes);
+ *      a pending one whose QH the vc_code recovers to opens (its CHANNEL_OK was lost:
+ *      channel.ts `confirmPendingByVcCode`);
  *   4. the key recovered from vc_code must be the channel's QH; otherwise the channel is closed,
- *      the administrators are alerted, and the request is refused;
+ *      the administrators are alerted, the request is refused, and the next channel needs an
+ *      operator window;
  *   5. `outs` = PING is answered without a spend; otherwise the policy decides (a run of
  *      refusals alerts the administrators);
  *   6. approved: a statement over the request hash, user_tx_no, c_id and time, signed with the
@@ -27,7 +30,7 @@ import { refuse, type Refusal } from '../shared/link/rpc.ts';
 import { identitySigner } from '../shared/store/identity.ts';
 import type { WriteTx } from '../shared/store/store.ts';
 import { alertAdmins } from './alerts.ts';
-import { channelById, closeChannel, sweepChannels } from './channel.ts';
+import { channelById, closeChannel, confirmPendingByVcCode, sweepChannels } from './channel.ts';
 import { evaluatePolicy, recordSpend } from './policy.ts';
 import { COLD_RECORDS, SINGLETON, type ApprovalRecord } from './records.ts';
 import type { ColdServices } from './services.ts';
@@ -39,8 +42,10 @@ function replyOf(record: ApprovalRecord): ApproveReply {
   return { kind: record.kind, requestHash: record.requestHash, userTxNo: record.userTxNo, cId: record.cId, approvedAt: record.approvedAt, signature: record.signature };
 }
 
-function sameKey(recovered: Uint8Array, qhHex: string): boolean {
+/** True when `vcCode` over `signedText` was made with the private key of `qhHex`. */
+function vcCodeMatches(signedText: string, vcCode: string, qhHex: string): boolean {
   try {
+    const recovered = recoverMessagePublicKey(signedText, vcCode, getNetwork('btc-main'), 'vc_code');
     return bytesToHex(secp.Point.fromBytes(recovered).toBytes(true)).toUpperCase() === qhHex;
   } catch {
     return false;
@@ -94,22 +99,25 @@ export function approve(svc: ColdServices, tx: WriteTx, body: ApproveRequest): A
   if (coin === undefined) return recordRefusal(svc, tx, body, 'COIN_NOT_SERVED', `${body.coinCode} is not served by this device`, false);
 
   sweepChannels(svc, tx, now);
-  const channel = channelById(tx, body.cId);
+  let channel = channelById(tx, body.cId);
   if (channel === undefined) return recordRefusal(svc, tx, body, 'CHANNEL_UNKNOWN', `there is no channel ${body.cId}`, false);
+  const signedByChannel = vcCodeMatches(signedText, body.vcCode, channel.qh);
+  // The app signs with a channel right after sending its CHANNEL_OK, which may be lost.
+  if (channel.status === 'pending' && signedByChannel) {
+    confirmPendingByVcCode(svc, tx, channel, body.userTxNo);
+    channel = { ...channel, status: 'open' };
+  }
   if (channel.status !== 'open') {
-    const reason = channel.status === 'pending' ? 'is not confirmed yet' : `is ${channel.status}`;
+    const reason = channel.status === 'pending' ? 'is not confirmed yet' : `is ${channel.status}${channel.closeReason === undefined ? '' : ` (${channel.closeReason})`}`;
     return recordRefusal(svc, tx, body, `CHANNEL_${channel.status.toUpperCase()}`, `channel ${body.cId} ${reason}`, false);
   }
 
-  let recovered: Uint8Array | undefined;
-  try {
-    recovered = recoverMessagePublicKey(signedText, body.vcCode, getNetwork('btc-main'), 'vc_code');
-  } catch {
-    recovered = undefined;
-  }
-  if (recovered === undefined || !sameKey(recovered, channel.qh)) {
-    closeChannel(svc, tx, channel.cId, `forged vc_code for user_tx_no ${body.userTxNo}`);
-    alertAdmins(svc, tx, 'VC_CODE_INVALID', `forged vc_code for user_tx_no ${body.userTxNo}; channel ${channel.cId} closed`, { userTxNo: body.userTxNo, cId: channel.cId });
+  if (!signedByChannel) {
+    closeChannel(svc, tx, channel.cId, `forged vc_code for user_tx_no ${body.userTxNo}`, { requireOperator: true });
+    alertAdmins(svc, tx, 'VC_CODE_INVALID', `channel ${channel.cId} closed: forged vc_code. New channels only after console: channel open-window. tx ${body.userTxNo}`, {
+      userTxNo: body.userTxNo,
+      cId: channel.cId,
+    });
     return recordRefusal(svc, tx, body, 'VC_CODE_INVALID', `vc_code was not made by the V-Device key of channel ${channel.cId}; the channel is closed`, false);
   }
 

@@ -15,9 +15,21 @@
  * the protocol: cIds grow by a random step (1..1000), so a forged CHANNEL_OK must guess the id;
  * wrong CHANNEL_OKs and a second channel request in one window alert the administrators; a
  * newer request supersedes a pending one.
+ *
+ * What the released app forces (spec "What the released app does"):
+ * - It never resends CHANNEL_OK and signs with the new cId right after sending it. A vc_code
+ *   whose key recovers to the pending channel's QH proves the phone holds that channel (more
+ *   than the unsigned CHANNEL_OK does), so it confirms the channel, audited as such
+ *   (`confirmPendingByVcCode`). A pending channel dropped unconfirmed alerts the
+ *   administrators with what to do, so a phone signing with it is not stranded unexplained.
+ * - It never retries a QH: a refused request is counted and reported as an event, so an
+ *   operator sees why the phone got no answer.
+ * - It parses cId as a Java int: ids stop at MAX_CHANNEL_ID.
+ * After a forged vc_code closed a channel, the next channel needs a window an operator opens
+ * (`channel open-window` on the console): the forger may be the one asking for it.
  * @module
  */
-import { formatColdMessage } from '../shared/chaincloud/sms.ts';
+import { MAX_CHANNEL_ID, formatColdMessage } from '../shared/chaincloud/sms.ts';
 import { bytesToHex } from '../shared/crypto/hash.ts';
 import { signMessage } from '../shared/crypto/message-signature.ts';
 import { secp } from '../shared/crypto/secp.ts';
@@ -25,7 +37,8 @@ import { HsmError } from '../shared/errors.ts';
 import type { ReadView, WriteTx } from '../shared/store/store.ts';
 import { formatTimeOfDay, isInDailyWindow, nextDailyOccurrence, parseTimeOfDay } from '../shared/time-zone.ts';
 import { alertAdmins, maskNumber } from './alerts.ts';
-import { COLD_RECORDS, SINGLETON, channelKeySecret, type ChannelRecord } from './records.ts';
+import type { z } from 'zod';
+import { COLD_RECORDS, SINGLETON, channelKeySecret, type ChannelRecord, type channelStateSchema } from './records.ts';
 import type { ColdServices } from './services.ts';
 import { timeTrust } from './time-trust.ts';
 
@@ -34,8 +47,13 @@ const MAX_OPERATOR_WINDOW_MINUTES = 12 * 60;
 
 export type ChannelState = ReturnType<typeof channelState>;
 
-function channelState(view: ReadView): { lastCId: number; operatorWindowUntil?: number; badChannelOks: number; windowRequests?: { windowStart: number; count: number } } {
+function channelState(view: ReadView): z.infer<typeof channelStateSchema> {
   return view.get(COLD_RECORDS.channelState, SINGLETON) ?? { lastCId: 0, badChannelOks: 0 };
+}
+
+/** How many channel requests were refused, and the last reason (for the console and status). */
+export function channelRequestRefusals(view: ReadView): { count: number; lastAt?: number; lastReason?: string } {
+  return channelState(view).refusedRequests ?? { count: 0 };
 }
 
 export function channelById(view: ReadView, cId: number): ChannelRecord | undefined {
@@ -71,6 +89,9 @@ export function windowState(svc: ColdServices, view: ReadView, now: number): Win
   if (state.operatorWindowUntil !== undefined && state.operatorWindowUntil > now) {
     return { open: true, reason: `opened by an operator until ${new Date(state.operatorWindowUntil).toISOString()}`, windowStart: now };
   }
+  if (state.operatorRequired !== undefined) {
+    return { open: false, reason: `channel ${state.operatorRequired.cId} was closed (${state.operatorRequired.reason}): the next channel needs an operator window (channel open-window)` };
+  }
   const device = view.get(COLD_RECORDS.device, SINGLETON);
   if (svc.config.rotation.firstChannelAnytime && device !== undefined && !device.hadChannel) {
     return { open: true, reason: 'the first channel after provisioning', windowStart: device.provisionedAt };
@@ -93,15 +114,23 @@ function eraseKey(svc: ColdServices, tx: WriteTx, cId: number): void {
   svc.vault.deleteSecret(tx, channelKeySecret(cId));
 }
 
+/** A channel request that gets no answer: audited, counted, and reported as an event. */
+function refuseRequest(svc: ColdServices, tx: WriteTx, from: string, hId: number, reason: string): { accepted: false; reason: string } {
+  const state = channelState(tx);
+  const count = (state.refusedRequests?.count ?? 0) + 1;
+  const lastReason = reason.slice(0, 200);
+  putState(tx, { ...state, refusedRequests: { count, lastAt: svc.clock.now(), lastReason } });
+  tx.audit('channel.request-refused', { from: maskNumber(from), hId, reason });
+  svc.events.emit('channel.request-refused', { from: maskNumber(from), hId, reason: lastReason, count });
+  return { accepted: false, reason };
+}
+
 /** CC:QH from a V-Device number: a new pending channel and the QC reply, if the window is open. */
 export function handleChannelRequest(svc: ColdServices, tx: WriteTx, from: string, request: { qh: string; hId: number }): { accepted: boolean; reason: string; cId?: number } {
   const now = svc.clock.now();
   sweepChannels(svc, tx, now);
   const window = windowState(svc, tx, now);
-  if (!window.open) {
-    tx.audit('channel.request-refused', { from: maskNumber(from), hId: request.hId, reason: window.reason });
-    return { accepted: false, reason: window.reason };
-  }
+  if (!window.open) return refuseRequest(svc, tx, from, request.hId, window.reason);
   // The app repeating its request (same key, same hId) gets the same answer again.
   const repeated = channelsWith(tx, 'pending').find((c) => c.qh === request.qh && c.hId === request.hId && c.vDevice === from);
   if (repeated !== undefined) {
@@ -125,7 +154,13 @@ export function handleChannelRequest(svc: ColdServices, tx: WriteTx, from: strin
     tx.put(COLD_RECORDS.channels, pending.cId, { ...pending, status: 'closed', closedAt: now, closeReason: 'superseded by a newer request' });
     eraseKey(svc, tx, pending.cId);
   }
-  const cId = state.lastCId + 1 + Math.floor((new DataView(svc.random.bytes(4).buffer).getUint32(0) / 2 ** 32) * MAX_CID_STEP);
+  const room = MAX_CHANNEL_ID - state.lastCId;
+  if (room < 1) {
+    alertAdmins(svc, tx, 'CHANNEL_IDS_EXHAUSTED', `channel ids exhausted at ${state.lastCId}: the app cannot parse a larger one`, {});
+    return refuseRequest(svc, tx, from, request.hId, `channel ids are exhausted (the app parses at most ${MAX_CHANNEL_ID})`);
+  }
+  const step = Math.floor((new DataView(svc.random.bytes(4).buffer).getUint32(0) / 2 ** 32) * MAX_CID_STEP);
+  const cId = state.lastCId + 1 + Math.min(step, room - 1);
   let secret = svc.random.bytes(32);
   while (!secp.utils.isValidSecretKey(secret)) secret = svc.random.bytes(32);
   const qc = bytesToHex(secp.getPublicKey(secret, true)).toUpperCase();
@@ -156,6 +191,24 @@ export function handleChannelOk(svc: ColdServices, tx: WriteTx, from: string, cI
     }
     return { opened: false, reason };
   }
+  openPending(svc, tx, channel, now, 'channel-ok');
+  return { opened: true, reason: 'opened' };
+}
+
+/**
+ * A vc_code made with the key of pending channel `channel` (its CHANNEL_OK was lost; the app
+ * signs with the new channel at once and never resends it): the channel opens, audited as
+ * confirmed by that request.
+ */
+export function confirmPendingByVcCode(svc: ColdServices, tx: WriteTx, channel: ChannelRecord, userTxNo: string): void {
+  if (channel.status !== 'pending') throw new Error(`invariant failed: channel ${channel.cId} is ${channel.status}, not pending`);
+  tx.audit('channel.confirmed-by-vc-code', { cId: channel.cId, userTxNo });
+  openPending(svc, tx, channel, svc.clock.now(), 'vc_code');
+}
+
+/** Opens a pending channel and retires the open one. */
+function openPending(svc: ColdServices, tx: WriteTx, channel: ChannelRecord, now: number, confirmedBy: 'channel-ok' | 'vc_code'): void {
+  const { cId } = channel;
   for (const open of channelsWith(tx, 'open')) {
     tx.put(COLD_RECORDS.channels, open.cId, { ...open, status: 'retired', retiredAt: now });
     eraseKey(svc, tx, open.cId);
@@ -166,9 +219,8 @@ export function handleChannelOk(svc: ColdServices, tx: WriteTx, from: string, cI
   tx.put(COLD_RECORDS.channels, cId, { ...channel, status: 'open', openedAt: now, expiresAt });
   const device = tx.get(COLD_RECORDS.device, SINGLETON);
   if (device !== undefined && !device.hadChannel) tx.put(COLD_RECORDS.device, SINGLETON, { ...device, hadChannel: true });
-  tx.audit('channel.opened', { cId, hId: channel.hId, expiresAt });
-  svc.events.emit('channel.opened', { cId, expiresAt });
-  return { opened: true, reason: 'opened' };
+  tx.audit('channel.opened', { cId, hId: channel.hId, expiresAt, confirmedBy });
+  svc.events.emit('channel.opened', { cId, expiresAt, confirmedBy });
 }
 
 /** Drops unconfirmed channels, expires old ones, closes a lapsed operator window. */
@@ -179,6 +231,15 @@ export function sweepChannels(svc: ColdServices, tx: WriteTx, now: number): void
     tx.put(COLD_RECORDS.channels, pending.cId, { ...pending, status: 'closed', closedAt: now, closeReason: 'not confirmed in time' });
     eraseKey(svc, tx, pending.cId);
     tx.audit('channel.dropped', { cId: pending.cId, reason: 'not confirmed in time' });
+    // The app signs with a channel as soon as it sent CHANNEL_OK: if that was lost, the phone
+    // now signs with a channel that is gone.
+    alertAdmins(
+      svc,
+      tx,
+      'CHANNEL_UNCONFIRMED',
+      `channel ${pending.cId} got no CHANNEL_OK in ${svc.config.rotation.pendingMinutes} min, dropped. If the phone signs with it: console channel open-window, then Create on the phone`,
+      { cId: pending.cId },
+    );
   }
   for (const open of channelsWith(tx, 'open')) {
     if (open.expiresAt === undefined || open.expiresAt > now) continue;
@@ -195,15 +256,19 @@ export function sweepChannels(svc: ColdServices, tx: WriteTx, now: number): void
   }
 }
 
-/** Closes a channel at once (a forged vc_code, or an operator). */
-export function closeChannel(svc: ColdServices, tx: WriteTx, cId: number, reason: string): void {
+/**
+ * Closes a channel at once (a forged vc_code, or an operator). With `requireOperator`, no new
+ * channel is accepted until an operator opens the window.
+ */
+export function closeChannel(svc: ColdServices, tx: WriteTx, cId: number, reason: string, options: { requireOperator?: boolean } = {}): void {
   const channel = channelById(tx, cId);
   if (channel === undefined || (channel.status !== 'open' && channel.status !== 'pending')) return;
   const now = svc.clock.now();
   tx.put(COLD_RECORDS.channels, cId, { ...channel, status: 'closed', closedAt: now, closeReason: reason.slice(0, 200) });
   eraseKey(svc, tx, cId);
-  tx.audit('channel.closed', { cId, reason });
+  tx.audit('channel.closed', { cId, reason, operatorRequired: options.requireOperator === true });
   svc.events.emit('channel.closed', { cId, reason });
+  if (options.requireOperator === true) putState(tx, { ...channelState(tx), operatorRequired: { cId, at: now, reason: reason.slice(0, 200) } });
 }
 
 /** An operator holds the window open for `minutes` (it closes by itself afterwards). */
@@ -212,8 +277,9 @@ export function openOperatorWindow(svc: ColdServices, tx: WriteTx, minutes: numb
     throw new HsmError('BAD_WINDOW', `the window can be opened for 1..${MAX_OPERATOR_WINDOW_MINUTES} minutes`, { field: 'minutes' });
   }
   const until = svc.clock.now() + minutes * 60_000;
-  putState(tx, { ...channelState(tx), operatorWindowUntil: until });
-  tx.audit('channel.window-opened', { minutes, until });
+  const { operatorRequired, ...state } = channelState(tx);
+  putState(tx, { ...state, operatorWindowUntil: until });
+  tx.audit('channel.window-opened', { minutes, until, ...(operatorRequired === undefined ? {} : { afterClosure: operatorRequired.cId }) });
   return until;
 }
 

@@ -50,9 +50,14 @@ export const coldConfigSchema = z
     coins: z.partialRecord(z.enum(COINS), coinConfigSchema).refine((c) => Object.keys(c).length > 0, 'at least one coin'),
     rotation: z
       .strictObject({
-        /** Daily window in which new channels are accepted (wraps midnight when from > to). */
+        /**
+         * Daily window in which new channels are accepted (wraps midnight when from > to). It
+         * must hold the app's daily channel alarm, 03:00 UTC+8 (spec "What the released app
+         * does"): the default covers the app's own reply window (23:00-01:59) and that alarm,
+         * with an hour for a late alarm or a slow SMS.
+         */
         from: timeOfDay.default('23:00'),
-        to: timeOfDay.default('02:00'),
+        to: timeOfDay.default('04:00'),
         timeZone: z.string().default('Asia/Shanghai'),
         /** An open channel expires this long after it was opened. */
         maxAgeHours: z.number().min(1).max(24 * 14).default(26),
@@ -61,7 +66,7 @@ export const coldConfigSchema = z
         /** Accept the very first channel after provisioning at any time of day. */
         firstChannelAnytime: z.boolean().default(false),
       })
-      .default({ from: '23:00', to: '02:00', timeZone: 'Asia/Shanghai', maxAgeHours: 26, pendingMinutes: 30, firstChannelAnytime: false }),
+      .default({ from: '23:00', to: '04:00', timeZone: 'Asia/Shanghai', maxAgeHours: 26, pendingMinutes: 30, firstChannelAnytime: false }),
     alerts: z
       .strictObject({
         /** Consecutive policy refusals that alert the administrators. */

@@ -197,7 +197,7 @@ async function askConfiguration(ctx: CommandContext, defaults: ColdConfigInput |
     rotation: {
       ...(defaults?.rotation ?? {}),
       from: await askWithDefault(ctx, 'rotation window from (HH:MM)', defaults?.rotation?.from ?? '23:00'),
-      to: await askWithDefault(ctx, 'rotation window to (HH:MM)', defaults?.rotation?.to ?? '02:00'),
+      to: await askWithDefault(ctx, 'rotation window to (HH:MM)', defaults?.rotation?.to ?? '04:00'),
       timeZone: await askWithDefault(ctx, 'time zone', defaults?.rotation?.timeZone ?? 'Asia/Shanghai'),
     },
     ...(defaults?.alerts !== undefined ? { alerts: defaults.alerts } : {}),

@@ -164,6 +164,12 @@ function channelCommands(device: ColdDevice): CommandSpec[] {
         ['open channel', describe(status.channel)],
         ['pending channel', describe(status.pendingChannel)],
         ['rotation window', status.window === undefined ? 'unknown while HSM-Cold is not running' : `${status.window.open ? 'open' : 'closed'}: ${status.window.reason}`],
+        [
+          'refused requests',
+          status.refusedChannelRequests.count === 0
+            ? 'none'
+            : `${status.refusedChannelRequests.count}, last ${formatTime(status.refusedChannelRequests.lastAt ?? 0)}: ${status.refusedChannelRequests.lastReason ?? ''}`,
+        ],
       ]),
     );
   };

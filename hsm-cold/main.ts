@@ -26,7 +26,7 @@ import { identitySigner } from '../shared/store/identity.ts';
 import { DeviceStore, type WriteTx } from '../shared/store/store.ts';
 import { Vault, type KdfCost } from '../shared/store/vault.ts';
 import { approve, type ApproveRequest } from './approvals.ts';
-import { closeOperatorWindow, currentChannel, openOperatorWindow, pendingChannel, recentChannels, sweepChannels, windowState } from './channel.ts';
+import { channelRequestRefusals, closeOperatorWindow, currentChannel, openOperatorWindow, pendingChannel, recentChannels, sweepChannels, windowState } from './channel.ts';
 import { coldMachine, type ChannelPhase, type ColdEvent } from './machine.ts';
 import { pinHotXpubs } from './pairing.ts';
 import { parseColdConfig, type CoinPolicy } from './config.ts';
@@ -88,6 +88,8 @@ export interface ColdStatus {
   channel: ReturnType<typeof currentChannel>;
   pendingChannel: ReturnType<typeof pendingChannel>;
   window: { open: boolean; reason: string } | undefined;
+  /** Channel requests refused without an answer (outside the window, waiting for an operator). */
+  refusedChannelRequests: ReturnType<typeof channelRequestRefusals>;
   time: ReturnType<typeof timeTrust> | undefined;
 }
 
@@ -247,6 +249,7 @@ export class ColdDevice {
       channel: currentChannel(this.store),
       pendingChannel: pendingChannel(this.store),
       window: r === undefined ? undefined : windowState(r.svc, this.store, now),
+      refusedChannelRequests: channelRequestRefusals(this.store),
       time: config === undefined ? undefined : timeTrust(this.store, config, now),
     };
   }
@@ -679,6 +682,7 @@ export class ColdDevice {
         queued: i === 0 ? queued : 0,
       })),
       timeTrusted: timeTrust(this.store, r.svc.config, this.options.clock.now()).trusted,
+      refusedChannelRequests: channelRequestRefusals(this.store).count,
       now: this.options.clock.now(),
     };
   }

@@ -44,6 +44,10 @@ export const channelStateSchema = z.strictObject({
   badChannelOks: z.number().int().nonnegative(),
   /** Channel requests in the current window, to flag a second requester. */
   windowRequests: z.strictObject({ windowStart: z.number().int(), count: z.number().int().nonnegative() }).optional(),
+  /** A forged vc_code closed channel `cId`: only a window an operator opens admits the next one. */
+  operatorRequired: z.strictObject({ cId: z.number().int().nonnegative(), at: z.number().int(), reason: z.string().max(200) }).optional(),
+  /** Channel requests refused (no answer goes out), for the operator. */
+  refusedRequests: z.strictObject({ count: z.number().int().nonnegative(), lastAt: z.number().int(), lastReason: z.string().max(200) }).optional(),
 });
 
 export const approvalRecordSchema = z.strictObject({

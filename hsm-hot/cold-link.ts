@@ -147,6 +147,7 @@ export class ColdLink {
       pending_channel: cached?.status.pendingChannel ?? null,
       modems: cached?.status.modems ?? [],
       time_trusted: cached?.status.timeTrusted ?? null,
+      refused_channel_requests: cached?.status.refusedChannelRequests ?? null,
       last_event: event === undefined ? null : { kind: event.kind, at: apiTime(event.at), details: event.details },
     };
   }

@@ -21,6 +21,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { vtestPayloadSchema } from '../../shared/crypto/vtest-cipher.ts';
 import { HsmError } from '../../shared/errors.ts';
 import type { EventBus } from './events.ts';
 
@@ -39,12 +40,8 @@ const advanceSchema = z.union([
   z.strictObject({ ms: z.number().int().min(0).max(31 * 24 * 3_600_000) }),
   z.strictObject({ to: z.iso.datetime({ offset: true }) }),
 ]);
-const withdrawalSchema = z.strictObject({
-  outs: z.string().min(1).max(16_384),
-  dynamic: z.union([z.literal(0), z.literal(1)]).default(1),
-  coinCode: z.string().min(1).max(8).optional(),
-  memo: z.string().max(256).optional(),
-});
+/** A withdrawal for vweb: the vtest_info payload, snake_case as the app reads it. */
+const withdrawalSchema = vtestPayloadSchema.extend({ dynamic: z.union([z.literal(0), z.literal(1)]).default(1) });
 const batchSchema = z.strictObject({ wallet: z.enum(['hot', 'cold']), batch_no: z.number().int().min(0).max(2_147_482) });
 const smsSchema = z.strictObject({ from: phone, to: phone, text: z.string().min(1).max(480) });
 

@@ -13,7 +13,7 @@
  * @module
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { APP_ADMIN_COMMANDS, APP_FORMAT_ERROR_REPLY, parseColdMessage, parseVDeviceMessage } from '../../shared/chaincloud/sms.ts';
+import { APP_ADMIN_COMMANDS, APP_TEXTS, SMS_PREFIX, parseColdMessage, parseVDeviceMessage } from '../../shared/chaincloud/sms.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 export interface WorldEvent {
@@ -90,8 +90,7 @@ export function describeSms(text: string): { kind: string; text: string } {
     }
   }
   if (text.startsWith('HSM-COLD ALERT: ')) return { kind: 'alert', text };
-  if (text.startsWith('CC:V:')) return { kind: 'app-reply', text };
-  if ((APP_ADMIN_COMMANDS as readonly string[]).includes(text.trim())) return { kind: 'admin-command', text };
-  if (text === APP_FORMAT_ERROR_REPLY) return { kind: 'format-error', text };
+  if (text.startsWith('CC:V:') || (Object.values(APP_TEXTS) as string[]).includes(text)) return { kind: text === APP_TEXTS.formatError ? 'format-error' : 'app-reply', text };
+  if (text.startsWith(SMS_PREFIX) && (APP_ADMIN_COMMANDS as readonly string[]).includes(text.slice(SMS_PREFIX.length))) return { kind: 'admin-command', text };
   return { kind: 'other', text: `[${text.length} characters]` };
 }

@@ -46,8 +46,8 @@ import { LEDGER_RECORDS, GatewayLedger } from './host/gateway-ledger.ts';
 import { HotClient } from './host/hot-client.ts';
 import { Vweb } from './host/vweb.ts';
 import { VDevice } from './phone/v-device.ts';
-import { FEES, GATEWAY_COINS, INITIAL_FUNDING, ROTATION, WORLD_TIME_ZONE } from './world-config.ts';
-import { WORLD_NUMBERS, worldKeys, type WorldKeys } from './world-keys.ts';
+import { APP_SETTINGS, APP_VWEB_TOKEN, FEES, GATEWAY_COINS, INITIAL_FUNDING, ROTATION, SIM2_FAILOVER_MS, WORLD_TIME_ZONE } from './world-config.ts';
+import { WORLD_COUNTRY_CODE, WORLD_NUMBERS, worldKeys, type WorldKeys } from './world-keys.ts';
 import { WorldStore } from './world-store.ts';
 
 export interface RigOptions {
@@ -65,8 +65,12 @@ export interface RigOptions {
   controlPort?: number;
   /** Run the two devices as separate processes over socat ptys. */
   processes?: boolean;
-  /** `emulated` (default) or an external AT client on a pty at this path. */
-  vDevice?: 'emulated' | { external: string };
+  /**
+   * `emulated` (default): the released app as it behaves; `emulated+sim2-failover`: the same
+   * with our extension that resends to HSM-Cold's SIM2 when SIM1 does not answer; or an
+   * external AT client on a pty at this path (a real app's phone, Gammu, a person).
+   */
+  vDevice?: 'emulated' | 'emulated+sim2-failover' | { external: string };
   /** Serve the administrator's phone as an emulated modem on a pty at this path. */
   adminModem?: string;
   /** Where to write the ready information (JSON). */
@@ -88,7 +92,22 @@ export interface ReadyInfo {
   events: string;
   vweb: string;
   numbers: { coldSim1: string; coldSim2: string; vDevice: string; admin: string };
-  vDevice: { mode: 'emulated' } | { mode: 'external'; pty: string };
+  /**
+   * What a person types into the released app to use this world (its settings screens):
+   * HSM-Cold's numbers and the administrator's without +86, the transfer (vweb) password, the
+   * tokens, vweb's domain; the platform domain is built into the app (README).
+   */
+  app: {
+    hsmPhone1: string;
+    hsmPhone2: string;
+    adminPhone: string;
+    transferPassword: string;
+    hotSendToken: string;
+    hotSendAltToken: string;
+    vwebDomain: string;
+    platformDomain: string;
+  };
+  vDevice: { mode: 'emulated'; sim2Failover: boolean } | { mode: 'external'; pty: string };
   adminModem: { pty: string } | null;
   /** Terminal ends of the devices' consoles (`hot`, `cold`), for picocom, tio or screen. */
   consoles: Record<string, string>;
@@ -228,7 +247,8 @@ export class Rig {
     this.events.publish('rig.starting', { resumed: this.resumed, stateDir: this.stateDir, processes: this.o.processes === true });
 
     // The GSM network, its SIMs (the same numbers and IMSIs in every run of a world).
-    this.network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: this.random.fork('network') });
+    // The world's numbers are Chinese, like the app's: a number dialled without +86 reaches them.
+    this.network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: this.random.fork('network'), homeCountryCode: WORLD_COUNTRY_CODE });
     const sims = {
       cold1: this.network.issueSim({ carrierId: 'A', msisdn: WORLD_NUMBERS.coldSim1 }),
       cold2: this.network.issueSim({ carrierId: 'B', msisdn: WORLD_NUMBERS.coldSim2 }),
@@ -335,7 +355,8 @@ export class Rig {
     const adminPty = this.o.adminModem === undefined || adminSim === undefined ? null : await this.servePhone(adminSim, this.o.adminModem, 'admin-phone');
 
     if (!this.resumed) await this.onboard();
-    if (this.vDevice !== undefined && this.vDevice.currentChannel() === undefined) void this.vDevice.requestChannel().catch(() => undefined);
+    // The app's first channel: its user presses Create (HSM-Cold takes a first channel at any hour here).
+    if (this.vDevice !== undefined && this.vDevice.currentChannel() === undefined) void this.vDevice.createChannel({ byHand: true }).catch(() => undefined);
 
     // World time survives a crash of the rig to within a minute.
     const saver = clock.setInterval(() => this.world.saveTime(clock.now()), 60_000);
@@ -351,8 +372,8 @@ export class Rig {
       fault: (fault) => this.inject(fault),
       withdrawal: async (w) => {
         // The outs are checked as the platform will check them, so a bad one is named here and queues nothing.
-        parseOuts(w.outs, networkFor(parseCoin(w.coinCode ?? 'BTC', 'coinCode')));
-        return this.vweb.queueWithdrawal({ outs: w.outs, dynamic: w.dynamic, ...(w.coinCode === undefined ? {} : { coinCode: w.coinCode }), ...(w.memo === undefined ? {} : { memo: w.memo }) });
+        parseOuts(w.outs, networkFor(parseCoin(w.coin_code ?? 'BTC', 'coin_code')));
+        return this.vweb.queueWithdrawal(w);
       },
       batch: (b) => this.queueBatchCheck(b.wallet, b.batch_no),
       sms: async (m) => void this.network.sendFromOutside(m),
@@ -372,6 +393,14 @@ export class Rig {
       events: `${controlUrl}/events`,
       vweb: `${vwebUrl}/api/v1/open`,
       numbers: { ...WORLD_NUMBERS },
+      app: {
+        ...APP_SETTINGS,
+        transferPassword: this.keys.vwebPassword,
+        hotSendToken: this.keys.hotSendingToken,
+        hotSendAltToken: this.keys.hotSendingToken,
+        vwebDomain: vwebUrl,
+        platformDomain: apiUrl,
+      },
       vDevice: vDeviceMode,
       adminModem: adminPty === null ? null : { pty: adminPty },
       consoles: consoles.paths,
@@ -486,7 +515,8 @@ export class Rig {
 
   private async startVDevice(sim: SimCard, apiUrl: string, vwebUrl: string): Promise<ReadyInfo['vDevice']> {
     const mode = this.o.vDevice ?? 'emulated';
-    if (mode !== 'emulated') return { mode: 'external', pty: await this.servePhone(sim, mode.external, 'v-device-phone') };
+    if (typeof mode !== 'string') return { mode: 'external', pty: await this.servePhone(sim, mode.external, 'v-device-phone') };
+    const sim2Failover = mode === 'emulated+sim2-failover';
     const phone = new EmulatedModemDevice({ clock: this.clock, network: this.network, sim, profile: 'default', random: this.random.fork('v-device-phone'), name: 'v-device-phone', simStore: this.simStore });
     const modem = new Modem({ clock: this.clock, name: 'phone', openPort: () => phone.openHostPort(), random: this.random.fork(`v-device-modem@${this.clock.now()}`) });
     await this.settle(modem.start(), "the V-Device's modem to start");
@@ -495,22 +525,20 @@ export class Rig {
       clock: this.clock,
       random: this.random.fork(`v-device@${this.clock.now()}`),
       modem,
-      coldNumbers: [WORLD_NUMBERS.coldSim1, WORLD_NUMBERS.coldSim2],
-      adminNumbers: [WORLD_NUMBERS.admin],
-      coin: 'BTC',
+      settings: { ...APP_SETTINGS, vwebPassword: this.keys.vwebPassword },
       network: 'mainnet',
-      platform: { baseUrl: apiUrl, token: this.keys.hotSendingToken },
-      vweb: { baseUrl: vwebUrl, password: this.keys.vwebPassword },
-      channel: { at: ROTATION.vDeviceAt, timeZone: WORLD_TIME_ZONE, replyFrom: ROTATION.from, replyTo: '01:59' },
-      loop: { pollMs: 30_000, txPollMs: 5_000, txTimeoutMs: 30 * 60_000, balanceThreshold: 0n, autoStart: true },
+      api: { platform: { baseUrl: apiUrl, token: this.keys.hotSendingToken, altToken: this.keys.hotSendingToken }, vweb: { baseUrl: vwebUrl, token: APP_VWEB_TOKEN } },
+      timeZone: WORLD_TIME_ZONE,
+      loop: { autoStart: true },
       stateFile: join(this.stateDir, 'v-device.json'),
+      ...(sim2Failover ? { extensions: { secondNumberFailover: { afterMs: SIM2_FAILOVER_MS } } } : {}),
       log: this.log.child({ part: 'v-device' }),
     });
     vDevice.onEvent((event) => this.events.publish(`v-device.${event.type}`, { ...event, type: undefined }));
     vDevice.start();
     this.cleanups.push(() => vDevice.stop());
     this.vDevice = vDevice;
-    return { mode: 'emulated' };
+    return { mode: 'emulated', sim2Failover };
   }
 
   /** A phone served as an emulated modem on a pty, for an AT client or a person. */
@@ -559,6 +587,7 @@ export class Rig {
       hotApiConnected: this.hotClient.connected,
       channel,
       vDevice: this.vDevice === undefined ? 'external' : { channel: this.vDevice.currentChannel()?.cId ?? null, loop: this.vDevice.loopRunning },
+      platform: { requests: this.gateway.ledger.counts() },
       carriers: Object.fromEntries(this.network.carrierIds.map((id) => [id, this.network.isCarrierUp(id)])),
       vweb: {
         withdrawals: countBy(this.vweb.withdrawals.map((w) => w.state)),

@@ -10,8 +10,29 @@ import { WORLD_NUMBERS } from './world-keys.ts';
 
 export const WORLD_TIME_ZONE = 'Asia/Shanghai';
 
-/** HSM-Cold accepts new channels 23:00-02:00 Shanghai time; the V-Device asks at 23:30. */
-export const ROTATION = { from: '23:00', to: '02:00', vDeviceAt: '23:30' } as const;
+/**
+ * HSM-Cold accepts new channels 23:00-04:00 Shanghai time (UTC+8, the phone's zone too): the
+ * app's own reply window (23:00-01:59) and its daily channel alarm at 03:00 UTC+8, with an
+ * hour for a late alarm or a slow SMS. `vDeviceAt` is that alarm in the world's zone (the app
+ * sets it in UTC+8 whatever the phone's zone: phone/v-device.ts APP_CHANNEL_ALARM).
+ */
+export const ROTATION = { from: '23:00', to: '04:00', vDeviceAt: '03:00' } as const;
+
+/**
+ * The app's settings on the emulated phone, as a person types them: HSM-Cold's two numbers
+ * and the administrator's, national (the app matches senders against `+86` + these).
+ */
+export const APP_SETTINGS = {
+  hsmPhone1: WORLD_NUMBERS.coldSim1.replace(/^\+86/, ''),
+  hsmPhone2: WORLD_NUMBERS.coldSim2.replace(/^\+86/, ''),
+  adminPhone: WORLD_NUMBERS.admin.replace(/^\+86/, ''),
+} as const;
+
+/** The app sends a `Token` header to vweb too; the simulated vweb does not check it. */
+export const APP_VWEB_TOKEN = 'vweb';
+
+/** With the SIM2 failover extension: how long the V-Device waits for SIM1's answer. */
+export const SIM2_FAILOVER_MS = 3 * 60_000;
 
 export const LINK_BAUD_RATE = 115_200;
 

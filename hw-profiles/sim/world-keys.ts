@@ -10,6 +10,9 @@ import { generateMnemonic } from '../../shared/crypto/hd.ts';
 import { secp } from '../../shared/crypto/secp.ts';
 import { SeededRandom } from '../../shared/random.ts';
 
+/** The world's numbering plan: China's, as the app's (it matches senders as +86 and the number). */
+export const WORLD_COUNTRY_CODE = '86';
+
 /** Well-known numbers of the simulated world (E.164). */
 export const WORLD_NUMBERS = {
   coldSim1: '+8617000000001',

@@ -53,6 +53,7 @@ export const WORLD_RECORDS = {
     'world.vweb-batch',
     z.strictObject({
       batchNo: z.number().int(),
+      coin: z.string().optional(),
       addresses: z.array(z.strictObject({ index: z.number().int(), address: z.string() })),
       addressType: z.union([z.literal(1), z.literal(2)]),
       state: z.enum(['queued', 'handed-out', 'passed', 'failed']),

@@ -57,9 +57,9 @@ export function parseTimeScale(text: string): number | 'manual' {
 }
 
 export function parseVDeviceOption(text: string): RigOptions['vDevice'] {
-  if (text === 'emulated') return 'emulated';
+  if (text === 'emulated' || text === 'emulated+sim2-failover') return text;
   if (text.startsWith('external:') && text.length > 'external:'.length) return { external: text.slice('external:'.length) };
-  throw new HsmError('BAD_OPTION', `--v-device must be "emulated" or "external:<pty path>", got "${text}"`, { field: 'v-device' });
+  throw new HsmError('BAD_OPTION', `--v-device must be "emulated", "emulated+sim2-failover" or "external:<pty path>", got "${text}"`, { field: 'v-device' });
 }
 
 export async function rigOptionsFrom(options: SimOptions): Promise<RigOptions> {
@@ -95,7 +95,12 @@ function summary(ready: ReadyInfo, temporary: boolean): string {
     `  control      ${ready.control}  (POST /control/withdrawal, /control/fault, /control/advance)`,
     `  host API     ${ready.hostApi.url}  (HSM-Hot ${ready.hostApi.identity})`,
     `  numbers      HSM-Cold SIM1 ${ready.numbers.coldSim1}, SIM2 ${ready.numbers.coldSim2}; V-Device ${ready.numbers.vDevice}; admin ${ready.numbers.admin}`,
-    ...(ready.vDevice.mode === 'external' ? [`  V-Device     external AT client on ${ready.vDevice.pty}`] : []),
+    ...(ready.vDevice.mode === 'external'
+      ? [
+          `  V-Device     external AT client on ${ready.vDevice.pty}`,
+          `  app settings HSM numbers ${ready.app.hsmPhone1} / ${ready.app.hsmPhone2}, admin ${ready.app.adminPhone}, transfer password ${ready.app.transferPassword}, vweb ${ready.app.vwebDomain}`,
+        ]
+      : []),
     ...(ready.adminModem === null ? [] : [`  admin phone  ${ready.adminModem.pty}`]),
     ...Object.entries(ready.consoles).map(([name, pty]) => `  console      ${name} on ${pty}  (picocom -b 115200 ${pty})`),
     ...(ready.consolePassword === null ? [] : [`  console login password ${ready.consolePassword}  (2fa enable turns on the codes privileged commands need)`]),
@@ -114,7 +119,7 @@ export function registerSim(program: Command): void {
     .option('--api-port <port>', 'Open API port (0: any free port)', '0')
     .option('--control-port <port>', 'control and event-stream port (0: any free port)', '0')
     .option('--processes', 'run HSM-Hot and HSM-Cold as separate processes over socat ptys')
-    .option('--v-device <mode>', '"emulated" (the app) or "external:<pty>" (an emulated phone modem on that pty for any AT client)', 'emulated')
+    .option('--v-device <mode>', '"emulated" (the released app), "emulated+sim2-failover" (with our SIM2 extension) or "external:<pty>" (an emulated phone modem on that pty for a real app or any AT client)', 'emulated')
     .option('--admin-modem <pty>', "serve the administrator's phone as an emulated modem on this pty")
     .option('--ready-file <path>', 'write the ready information (JSON) to this file')
     .option('--events', 'print every world event as a JSON line on stdout')

@@ -1,20 +1,25 @@
 /**
  * The demo story (`hsm demo` = `npm run demo`): the simulated system doing, step by step,
- * what it exists for. Each step checks its outcome and the story stops at the first one that
- * fails. Runs in manual world time (as fast as the machine allows) unless told otherwise.
+ * what it exists for, with the V-Device behaving as the released app does. Each step checks its
+ * outcome and the story stops at the first one that fails. Runs in manual world time (as fast
+ * as the machine allows) unless told otherwise.
  *
  *   1 rig up                     both HSMs provisioned and paired, the world ready
- *   2 channel                    the V-Device opens the SMS channel with HSM-Cold
+ *   2 channel                    the app's user presses Create: the SMS channel opens
  *   3 address batches            cold batch 0 and hot batch 0 verified by the V-Device
  *   4 withdrawal                 queued on vweb, approved, signed, broadcast, confirmed
- *   5 PING                       the administrator's PING, answered CC:V:PING:OK
- *   6 nightly rotation           a new channel at the V-Device's hour; a withdrawal on it
+ *   5 PING                       the administrator's CC:PING, answered "ping is ok"
+ *   6 nightly rotation           the app's 03:00 UTC+8 alarm: a new channel; a withdrawal on it
  *   7 forged vc_code             the channel closes, the administrator is alerted, the next
- *                                withdrawal is refused, the next window brings a new channel
- *   8 carrier A outage           SMS continue over SIM2
+ *                                withdrawal fails; a new channel request, though inside the
+ *                                nightly window, is refused until the operator opens the window
+ *                                at HSM-Cold's console (2FA); the app's Create then succeeds
+ *   8 carrier A outage           what it does to the app: withdrawals go on (no SMS needed),
+ *                                the app's SMS to SIM1 wait in the network until A is back
  *   9 clean shutdown             everything stops; both devices' audit logs verify
  * @module
  */
+import { APP_TEXTS } from '../../shared/chaincloud/sms.ts';
 import { signMessage } from '../../shared/crypto/message-signature.ts';
 import { requestString } from '../../shared/crypto/request-string.ts';
 import { HsmError } from '../../shared/errors.ts';
@@ -23,7 +28,8 @@ import { verifyAudit } from '../../shared/store/audit.ts';
 import { DeviceStore } from '../../shared/store/store.ts';
 import { nextDailyOccurrence, parseTimeOfDay } from '../../shared/time-zone.ts';
 import { Rig, type RigOptions } from '../../hw-profiles/sim/rig.ts';
-import { ROTATION, WORLD_TIME_ZONE } from '../../hw-profiles/sim/world-config.ts';
+import { APP_CHANNEL_ALARM } from '../../hw-profiles/sim/phone/v-device.ts';
+import { ConsoleOperator } from './console-operator.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,9 +90,9 @@ function vDeviceChannel(rig: Rig): number | undefined {
   return rig.vDevice?.currentChannel()?.cId;
 }
 
-/** World time of the V-Device's next daily channel hour. */
+/** World time of the app's next daily channel alarm (03:00 UTC+8). */
 function nextRotation(rig: Rig): number {
-  return nextDailyOccurrence(rig.clock.now(), parseTimeOfDay(ROTATION.vDeviceAt), WORLD_TIME_ZONE);
+  return nextDailyOccurrence(rig.clock.now(), parseTimeOfDay(APP_CHANNEL_ALARM.at), APP_CHANNEL_ALARM.timeZone);
 }
 
 async function rotate(rig: Rig, before: number | undefined): Promise<number> {
@@ -132,10 +138,10 @@ const STEPS: Step[] = [
     name: "the administrator's PING is answered",
     async run(rig) {
       const from = rig.network.deliveries({ to: rig.ready.numbers.admin }).length;
-      rig.network.sendFromOutside({ from: rig.ready.numbers.admin, to: rig.ready.numbers.vDevice, text: 'PING' });
-      await rig.waitFor(() => rig.network.deliveries({ to: rig.ready.numbers.admin }).slice(from).some((d) => d.text.startsWith('CC:V:PING:')), 'the PING answer', 1_800_000);
-      const answer = rig.network.deliveries({ to: rig.ready.numbers.admin }).slice(from).find((d) => d.text.startsWith('CC:V:PING:'))?.text;
-      check(answer === 'CC:V:PING:OK', `the V-Device answered ${answer}`);
+      rig.network.sendFromOutside({ from: rig.ready.numbers.admin, to: rig.ready.numbers.vDevice, text: 'CC:PING' });
+      await rig.waitFor(() => rig.network.deliveries({ to: rig.ready.numbers.admin }).length > from, 'the PING answer', 1_800_000);
+      const answer = rig.network.deliveries({ to: rig.ready.numbers.admin }).slice(from)[0]?.text;
+      check(answer === APP_TEXTS.pingOk, `the V-Device answered ${answer}`);
       return { answer };
     },
   },
@@ -153,52 +159,92 @@ const STEPS: Step[] = [
     },
   },
   {
-    name: 'a forged vc_code closes the channel and alerts the administrator',
+    name: 'a forged vc_code closes the channel; only the operator reopens the window',
     async run(rig) {
       const cId = vDeviceChannel(rig) as number;
       const alertsBefore = rig.network.deliveries({ to: rig.ready.numbers.admin }).length;
       const forger = new SeededRandom('forger').bytes(32);
       const request = { coinCode: 'BTC' as const, userTxNo: 'forged-1', outs: `${PAYEES[1]},5000000`, isDynamicFee: 1 as const };
-      const posted = await api<{ result?: boolean }>(rig, '/tx/request', {
+      const posted = await api<{ result?: boolean }>(rig, '/BTC/tx/request', {
         method: 'POST',
-        form: { coin_code: 'BTC', user_tx_no: request.userTxNo, outs: request.outs, vc_code: signMessage(requestString(request), forger), is_dynamic_fee: '1', c_id: String(cId) },
+        form: { coin_code: 'BTC', user_tx_no: request.userTxNo, outs: request.outs, vc_code: signMessage(requestString(request), forger), is_dynamic_fee: '1', only_confirmed: '0', c_id: String(cId), out_type: '0' },
       });
       check(posted.status === 200, `the platform did not take the request: ${JSON.stringify(posted.body)}`);
       await rig.waitFor(() => rig.gateway.ledger.get(request.userTxNo)?.state === 'failed', 'the forged request to fail', 600_000);
       await rig.waitFor(() => rig.events.find((e) => e.type === 'cold.channel.closed' && e.cId === cId) !== undefined, 'the channel to close', 600_000);
       await rig.waitFor(() => rig.network.deliveries({ to: rig.ready.numbers.admin }).slice(alertsBefore).some((d) => d.text.startsWith('HSM-COLD ALERT')), 'the administrator alert', 600_000);
       const alert = rig.network.deliveries({ to: rig.ready.numbers.admin }).slice(alertsBefore).find((d) => d.text.startsWith('HSM-COLD ALERT'))?.text;
+      check(alert?.includes('channel open-window') === true, `the alert does not tell the operator what to do: ${alert}`);
       const refused = await withdraw(rig, `${PAYEES[0]},12000`);
       check(refused.state === 'failed', `a withdrawal on the closed channel ended ${refused.state}`);
       const reason = rig.gateway.ledger.get(String(refused.vtestId))?.reason?.code;
-      const reopened = await rotate(rig, cId);
+
+      // Still inside the nightly window, the app's user presses Create: whoever asks may be the
+      // forger, so HSM-Cold refuses, and says why.
+      const seq = rig.events.lastSeq;
+      await rig.settle(rig.vDevice?.createChannel({ byHand: true }) ?? Promise.reject(new HsmError('DEMO_CHECK', 'no emulated V-Device')), 'the channel request');
+      await rig.waitFor(() => rig.events.since(seq).some((e) => e.type === 'cold.channel.request-refused'), 'the refused channel request', 1_800_000);
+      const refusal = rig.events.since(seq).find((e) => e.type === 'cold.channel.request-refused');
+      check(vDeviceChannel(rig) === cId, 'the app got a new channel without the operator');
+
+      // The operator opens the window at HSM-Cold's console (a privileged command: 2FA), and the
+      // app's user presses Create.
+      const password = rig.ready.consolePassword;
+      check(password !== null, 'the rig set no console password');
+      const operator = await ConsoleOperator.login(rig.ready.consoles.cold as string, password, 'hsm-cold');
+      try {
+        await operator.enableTotp(password, () => rig.clock.now());
+        await rig.advance(30_000); // the next code is a fresh one
+        const opened = await operator.privileged('channel open-window 60', () => rig.clock.now());
+        check(opened.includes('rotation window open until'), `channel open-window answered: ${opened.trim()}`);
+      } finally {
+        await operator.close();
+      }
+      await rig.settle(rig.vDevice?.createChannel({ byHand: true }) ?? Promise.reject(new HsmError('DEMO_CHECK', 'no emulated V-Device')), 'the channel request');
+      await rig.waitFor(() => (vDeviceChannel(rig) ?? 0) > cId && rig.events.find((e) => e.type === 'cold.channel.opened' && e.cId === vDeviceChannel(rig)) !== undefined, 'the new channel', 1_800_000);
       const after = await withdraw(rig, `${PAYEES[0]},12000`);
-      check(after.state === 'done', `after the next window the withdrawal ended ${after.state}`);
+      check(after.state === 'done', `after the operator's window the withdrawal ended ${after.state}`);
       return {
         forged: { userTxNo: request.userTxNo, status: 9, reason: rig.gateway.ledger.get(request.userTxNo)?.reason?.code },
         closed: cId,
         alert,
         refused: { userTxNo: String(refused.vtestId), reason },
-        nextWindow: { cId: reopened, userTxNo: String(after.vtestId), txHash: after.txHash },
+        requestRefused: refusal?.reason,
+        reopened: { cId: vDeviceChannel(rig), userTxNo: String(after.vtestId), txHash: after.txHash },
       };
     },
   },
   {
-    name: 'carrier A outage: SMS continue over SIM2',
+    name: 'carrier A outage: withdrawals go on, the app reaches HSM-Cold only when A is back',
     async run(rig) {
-      const { coldSim1, coldSim2 } = rig.ready.numbers;
+      const { coldSim1 } = rig.ready.numbers;
       await rig.inject({ fault: 'carrier', carrier: 'A', up: false });
       const seq = rig.events.lastSeq;
-      await rig.queueBatchCheck('cold', 1);
-      await rig.waitFor(() => rig.vweb.batches.some((b) => b.batchNo === 1 && (b.state === 'passed' || b.state === 'failed')), 'cold batch 1 to be checked', 3_600_000);
-      const batch = rig.vweb.batches.find((b) => b.batchNo === 1);
-      check(batch?.state === 'passed', `cold batch 1 ended ${batch?.state}`);
-      const replies = rig.events.since(seq).filter((e) => e.type === 'sms.delivered' && e.kind === 'addresses').map((e) => e.from);
-      check(replies.includes(coldSim2) && !replies.includes(coldSim1), `the batch reply came from ${replies.join(', ')}`);
+      const downAt = rig.clock.now();
+      // A withdrawal needs no SMS: the app signs it with its channel key.
       const withdrawal = await withdraw(rig, `${PAYEES[1]},11000`);
       check(withdrawal.state === 'done', `a withdrawal during the outage ended ${withdrawal.state}`);
+      // A batch check needs HSM-Cold: the app sends to SIM1 only, so its request waits in the network.
+      await rig.queueBatchCheck('cold', 1);
+      await rig.waitFor(() => rig.events.since(seq).some((e) => e.type === 'v-device.sms.out' && String(e.text).startsWith('CC:VERIFY_COLD_ADDRESSES:1:')), 'the V-Device to ask for batch 1', 1_800_000);
+      await rig.advance(30 * 60_000);
+      const batch = (): string | undefined => rig.vweb.batches.find((b) => b.batchNo === 1)?.state;
+      check(batch() !== 'passed' && batch() !== 'failed', `cold batch 1 was checked during the outage: ${batch()}`);
+      const waiting = rig.events.since(seq).filter((e) => e.type === 'sms.retrying' && e.to === coldSim1).length;
+      check(waiting > 0, 'the network did not hold the SMS to SIM1');
       await rig.inject({ fault: 'carrier', carrier: 'A', up: true });
-      return { replyFrom: coldSim2, batch: 1, userTxNo: String(withdrawal.vtestId) };
+      const upAt = rig.clock.now();
+      await rig.waitFor(() => batch() === 'passed' || batch() === 'failed', 'cold batch 1 to be checked after the outage', 3_600_000);
+      check(batch() === 'passed', `cold batch 1 ended ${batch()}`);
+      const delivered = rig.events.since(seq).find((e) => e.type === 'sms.delivered' && e.to === coldSim1 && e.kind === 'verify-addresses');
+      return {
+        userTxNo: String(withdrawal.vtestId),
+        txHash: withdrawal.txHash,
+        verifyHeldMinutes: Math.round((upAt - downAt) / 60_000),
+        verifyDeliveredTo: delivered?.to,
+        networkRetries: waiting,
+        batch: 1,
+      };
     },
   },
 ];

@@ -80,7 +80,14 @@ export function checkRequestFields(request: HotSendRequest): HotSendRequest {
 
 /** The exact string the V-Device signs for `request`. */
 export function requestString(request: HotSendRequest): string {
-  checkRequestFields(request);
+  return formatRequestString(checkRequestFields(request));
+}
+
+/**
+ * The string as the app builds it (TxRequest.toString), with no check of the fields: what an
+ * app signs whatever it was given. Verifiers use `requestString`, which refuses ambiguous fields.
+ */
+export function formatRequestString(request: Omit<HotSendRequest, 'coinCode'> & { coinCode: string }): string {
   let text =
     `{"coin_code":"${request.coinCode}","is_dynamic_fee":${request.isDynamicFee},` +
     `"outs":"${request.outs}","user_tx_no":"${request.userTxNo}"`;

@@ -6,8 +6,11 @@
  *   key    = scrypt(password as UTF-16BE, salt, N=16384, r=8, p=1, dkLen=32)
  *   cipher = AES-256-CBC, PKCS#7 padding
  *
- * A 9-byte salt field is one flags byte followed by the 8-byte salt; 8 bytes is the salt.
- * The plaintext is JSON: {"outs":"...","dynamic":0|1} plus optional coinCode, outType, memo.
+ * A 9-byte salt field is one flags byte followed by the 8-byte salt; 8 bytes is the salt. The
+ * app also splits on the older `:` separator, and an empty password setting means the field is
+ * the plaintext itself (spec "What the released app does").
+ * The plaintext is JSON with the app's snake_case keys: {"outs":"...","dynamic":0|1} plus
+ * optional confirmed, coin_code (absent: BTC), out_type, memo, nonce, gas_price.
  * @module
  */
 import { createCipheriv, createDecipheriv, scryptSync } from 'node:crypto';
@@ -19,12 +22,20 @@ export const VTEST_SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
 const MAX_VTEST_INFO_LENGTH = 65_536;
 const UPPER_HEX = /^(?:[0-9A-F]{2})+$/;
 
+const javaInt = z.number().int().nonnegative().max(2 ** 31 - 1);
+
 export const vtestPayloadSchema = z.strictObject({
   outs: z.string().min(1).max(16_384),
   dynamic: z.union([z.literal(0), z.literal(1)]),
-  coinCode: z.string().min(1).max(8).optional(),
-  outType: z.number().int().nonnegative().optional(),
+  /** Spend confirmed coins only (posted as only_confirmed; not signed). */
+  confirmed: z.union([z.literal(0), z.literal(1)]).optional(),
+  /** Absent means BTC. */
+  coin_code: z.string().min(1).max(16).optional(),
+  out_type: javaInt.optional(),
   memo: z.string().max(256).optional(),
+  /** Account-based coins only (posted, not signed). */
+  nonce: javaInt.optional(),
+  gas_price: z.string().regex(/^[0-9]{1,30}$/, 'a decimal integer').optional(),
 });
 export type VtestPayload = z.infer<typeof vtestPayloadSchema>;
 
@@ -59,7 +70,8 @@ export function decryptVtestText(vtestInfo: string, password: string): string {
   if (vtestInfo.length > MAX_VTEST_INFO_LENGTH) {
     throw new HsmError('VTEST_FORMAT', `vtest_info is longer than ${MAX_VTEST_INFO_LENGTH} characters`, { field: 'vtest_info' });
   }
-  const parts = vtestInfo.split('/');
+  if (password === '') return vtestInfo; // the app's "no password" setting: plaintext JSON
+  const parts = vtestInfo.split(vtestInfo.includes(':') ? ':' : '/');
   if (parts.length !== 3) {
     throw new HsmError('VTEST_FORMAT', `vtest_info must be ciphertext/iv/salt, got ${parts.length} part(s)`, { field: 'vtest_info' });
   }
@@ -99,16 +111,23 @@ export function decryptVtest(vtestInfo: string, password: string): VtestPayload 
   const parsed = vtestPayloadSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    if (issue?.code === 'unrecognized_keys') {
+      const key = String(issue.keys[0]);
+      throw new HsmError('VTEST_PAYLOAD', `vtest_info payload: unknown key ${key} (the keys are snake_case: ${Object.keys(vtestPayloadSchema.shape).join(', ')})`, {
+        field: `vtest_info.${key}`,
+      });
+    }
     const path = issue?.path.join('.') ?? '';
     throw new HsmError('VTEST_PAYLOAD', `vtest_info payload: ${path === '' ? '' : `${path}: `}${issue?.message ?? 'invalid'}`, {
-      field: `vtest_info.${path}`,
+      field: path === '' ? 'vtest_info' : `vtest_info.${path}`,
     });
   }
   return parsed.data;
 }
 
-/** Encrypts `plaintext` as vweb does: 8-byte salt, random IV, upper-case hex. */
+/** Encrypts `plaintext` as vweb does: 8-byte salt, random IV, upper-case hex (none with an empty password). */
 export function encryptVtestText(plaintext: string, password: string, random: RandomSource): string {
+  if (password === '') return plaintext;
   const salt = random.bytes(8);
   const iv = random.bytes(16);
   const key = deriveKey(password, salt);

@@ -89,7 +89,7 @@ export const channelSummarySchema = z.strictObject({
 export type ChannelSummary = z.infer<typeof channelSummarySchema>;
 
 /** Event kinds HSM-Cold reports to HSM-Hot (and HSM-Hot to its host's subscribers). */
-export const COLD_EVENT_KINDS = ['channel.opened', 'channel.retired', 'channel.expired', 'channel.closed', 'alert', 'approval.refused'] as const;
+export const COLD_EVENT_KINDS = ['channel.opened', 'channel.retired', 'channel.expired', 'channel.closed', 'channel.request-refused', 'alert', 'approval.refused'] as const;
 
 /** Messages between the two devices. */
 export const DEVICE_LINK_MESSAGES = {
@@ -140,6 +140,8 @@ export const DEVICE_LINK_MESSAGES = {
         }),
       ),
       timeTrusted: z.boolean(),
+      /** Channel requests HSM-Cold refused without an answer, ever (absent from older firmware). */
+      refusedChannelRequests: z.number().int().nonnegative().optional(),
       now: z.number().int(),
     }),
   }),

@@ -263,8 +263,8 @@ describe.skipIf(!chromiumTool.available)('the dashboard in Chromium, the world i
     await page.waitForFunction((n) => Number(document.querySelector('[data-testid=stream-status]')?.getAttribute('data-connects')) > n, before.connects, { timeout: SHOWN_MS });
     const resumedWith = /GET \/events[^\r\n]*\r\n(?:[^\r\n]+\r\n)*?last-event-id: (\d+)\r\n/i.exec(proxy.sent().slice(sentBefore));
     expect(Number(resumedWith?.[1])).toBe(before.lastSeq);
-    await control(rig, '/control/sms', { from: rig.ready.numbers.admin, to: rig.ready.numbers.vDevice, text: 'PING' });
-    await rig.waitFor(() => rig.network.deliveries({ to: rig.ready.numbers.admin }).some((d) => d.text === 'CC:V:PING:OK'), 'the PING answer', 600_000);
+    await control(rig, '/control/sms', { from: rig.ready.numbers.admin, to: rig.ready.numbers.vDevice, text: 'CC:PING' });
+    await rig.waitFor(() => rig.network.deliveries({ to: rig.ready.numbers.admin }).some((d) => d.text === 'ping is ok'), 'the PING answer', 600_000);
     await caughtUp(page, rig);
     expect((await streamState(page)).lastSeq).toBeGreaterThan(before.lastSeq);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid=sms]').length > n, bubbles, { timeout: SHOWN_MS });

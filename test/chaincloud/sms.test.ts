@@ -3,6 +3,7 @@ import {
   formatAdminAlert,
   formatColdMessage,
   formatVDeviceMessage,
+  javaSplit,
   parseColdMessage,
   parseVDeviceMessage,
 } from '../../shared/chaincloud/sms.ts';
@@ -48,6 +49,17 @@ describe('V-Device → HSM-Cold messages (spec §SMS messages)', () => {
   });
 });
 
+describe('Java String.split semantics (the app parses with it)', () => {
+  it('drops trailing empty fields and keeps leading ones', () => {
+    expect(javaSplit('CHANNEL_OK:7:', ':')).toEqual(['CHANNEL_OK', '7']);
+    expect(javaSplit('a::b::', ':')).toEqual(['a', '', 'b']);
+    expect(javaSplit(':a', ':')).toEqual(['', 'a']);
+    expect(javaSplit('START_LOOP', ':')).toEqual(['START_LOOP']);
+    expect(javaSplit('', ':')).toEqual(['']);
+    expect(javaSplit(':::', ':')).toEqual([]);
+  });
+});
+
 describe('HSM-Cold → V-Device messages', () => {
   it('formats the channel reply with exactly 6 fields after CC:', () => {
     const text = formatColdMessage({ kind: 'channel-reply', qc: QC.toLowerCase(), cId: 1001, hId: 17 });
@@ -63,7 +75,9 @@ describe('HSM-Cold → V-Device messages', () => {
     expect(hot.slice(3).split(':')).toHaveLength(5);
     expect(parseColdMessage(hot)).toMatchObject({ kind: 'addresses', addressType: 'hot', batchNo: 3, cId: 1001, coin: 'BTC' });
     expect(formatColdMessage({ kind: 'addresses', addressType: 'cold', batchNo: 0, signature, cId: 7, coin: 'LTC' })).toMatch(/^CC:COLD_ADDRESSES:0:/);
-    expectHsmError(() => parseColdMessage(`CC:QC:${QC}:C_ID:1:H_ID:2:`), 'SMS_FORMAT');
+    // The app splits as Java does: a trailing colon adds no field, a seventh field is refused.
+    expect(parseColdMessage(`CC:QC:${QC}:C_ID:1:H_ID:2:`)).toEqual({ kind: 'channel-reply', qc: QC, cId: 1, hId: 2 });
+    expectHsmError(() => parseColdMessage(`CC:QC:${QC}:C_ID:1:H_ID:2:x`), 'SMS_FORMAT');
     expectHsmError(() => parseColdMessage('CC:HOT_ADDRESSES:1:AAAA:1:BTC'), 'SMS_FORMAT', 'sig');
   });
 
@@ -72,5 +86,6 @@ describe('HSM-Cold → V-Device messages', () => {
     const long = formatAdminAlert('x'.repeat(400));
     expect(long.length).toBe(160);
     expect(formatAdminAlert('tab\there ~[]{}€')).toBe('HSM-COLD ALERT: tab?here ??????');
+    expect(formatAdminAlert('from \u20260001 \u201cquoted\u201d \u2013 dash')).toBe('HSM-COLD ALERT: from ...0001 "quoted" - dash');
   });
 });

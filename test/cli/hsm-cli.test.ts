@@ -32,7 +32,7 @@ describe('hsm CLI', () => {
     expect(scale.stderr).toContain('--time-scale must be a number');
     const vDevice = await hsm(['sim', '--v-device', 'phone']);
     expect(vDevice.code).toBe(2);
-    expect(vDevice.stderr).toContain('--v-device must be "emulated" or "external:<pty path>"');
+    expect(vDevice.stderr).toContain('--v-device must be "emulated", "emulated+sim2-failover" or "external:<pty path>"');
     const seed = await hsm(['sim', '--seed', '/nonexistent/seed']);
     expect(seed.code).toBe(2);
     expect(seed.stderr).toContain('--seed: cannot read /nonexistent/seed');

@@ -66,7 +66,7 @@ describe('approvals', () => {
     const forged = vcCode({ ...r, outs: `${B},5000` }, secret); // signed by the right key, over another request
     expect(refusalCode(ask(f, r, cId, secret, forged))).toBe('VC_CODE_INVALID');
     expect(channelById(f.svc.store, cId)).toMatchObject({ status: 'closed' });
-    expect(f.sent.filter((s) => s.text.startsWith('HSM-COLD ALERT: forged vc_code')).map((s) => s.to)).toEqual([ADMIN, '+8613900000003']);
+    expect(f.sent.filter((s) => s.text.startsWith(`HSM-COLD ALERT: channel ${cId} closed: forged vc_code`)).map((s) => s.to)).toEqual([ADMIN, '+8613900000003']);
     expect(f.events.map((e) => e.kind)).toEqual(expect.arrayContaining(['channel.closed', 'alert', 'approval.refused']));
     // The next request, even a correct one, is refused until a new channel opens.
     expect(refusalCode(ask(f, request('11', `${A},5000`), cId, secret))).toBe('CHANNEL_CLOSED');
@@ -135,7 +135,8 @@ describe('approvals', () => {
     f.svc.store.transact((tx) => handleChannelRequest(f.svc, tx, V_DEVICE, first));
     const pending = parseColdMessage(f.sent.at(-1)!.text);
     if (pending.kind !== 'channel-reply') throw new Error('no QC');
-    expect(refusalCode(ask(f, request('p1', `${A},1`), pending.cId, first.secret))).toBe('CHANNEL_PENDING');
+    // Signed by another key: a pending channel stays pending (its own key would confirm it).
+    expect(refusalCode(ask(f, request('p1', `${A},1`), pending.cId, keys.next().secret))).toBe('CHANNEL_PENDING');
     expect(refusalCode(ask(f, request('p2', `${A},1`), 424242, first.secret))).toBe('CHANNEL_UNKNOWN');
     f.svc.store.transact((tx) => handleChannelOk(f.svc, tx, V_DEVICE, pending.cId));
     f.clock.advanceSync(27 * 3_600_000);

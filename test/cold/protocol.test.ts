@@ -76,7 +76,7 @@ describe('HSM-Cold over emulated modems, network and link', () => {
     const forged = { ...r, userTxNo: '502' };
     await expect(settle(w.clock, approveRequest(w, forged, cId, vcCode({ ...forged, outs: `${A},99999` }, secret)))).rejects.toMatchObject({ code: 'VC_CODE_INVALID' });
     await until(w.clock, () => w.received(ADMIN).length > 0);
-    expect(w.received(ADMIN)[0]).toBe(`HSM-COLD ALERT: forged vc_code for user_tx_no 502; channel ${cId} closed`);
+    expect(w.received(ADMIN)[0]).toBe(`HSM-COLD ALERT: channel ${cId} closed: forged vc_code. New channels only after console: channel open-window. tx 502`);
     await until(w.clock, () => w.hot.events.some((e) => e.kind === 'channel.closed'));
     expect(w.cold.snapshot.matches({ running: { channel: 'closed' } })).toBe(true);
     const next = { ...r, userTxNo: '503' };

@@ -107,7 +107,7 @@ export interface ColdWorld {
 export async function coldWorld(options: { start?: number; config?: ColdConfigInput; seed?: string; stateDir?: string; hotDir?: string } = {}): Promise<ColdWorld> {
   const clock = new SimulatedClock({ start: options.start ?? at(23, 5) });
   const random = new SeededRandom(options.seed ?? 'cold-world');
-  const network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: random.fork('network') });
+  const network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: random.fork('network'), homeCountryCode: '86' });
   for (const id of network.carrierIds) network.setFaults(id, { delayMs: [500, 2000] });
   const sim1 = network.issueSim({ carrierId: 'A', msisdn: COLD_SIM1 });
   const sim2 = network.issueSim({ carrierId: 'B', msisdn: COLD_SIM2 });

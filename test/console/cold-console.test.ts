@@ -86,6 +86,7 @@ describe('HSM-Cold console: read-only commands on HSM-Cold in the emulated world
     expect(sms).toMatch(/out +…0001 +sent via sim\d/);
     const channel = await r.enter('channel');
     expect(channel).toMatch(new RegExp(`open channel +${cId} \\(open, H_ID 1, QH ${qh.slice(0, 6)}…`));
+    expect(channel).toMatch(/refused requests +none\n/);
     expect(await r.enter('channel list')).toMatch(new RegExp(`${cId} +open +1 `));
     const approvals = await r.enter('approvals');
     expect(approvals).toMatch(new RegExp(`701 +spend +BTC +25000 +${cId}`));

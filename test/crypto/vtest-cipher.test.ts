@@ -17,7 +17,7 @@ describe('vtest_info cipher', () => {
 
   it('round-trips with upper-case hex and an 8-byte salt', () => {
     const random = new SeededRandom('vtest');
-    const payload = { outs: '1NbbvxBYxGGCBhaM8mow1HFWA7dB5yukmY,12345', dynamic: 1 as const, coinCode: 'BTC', memo: 'm' };
+    const payload = { outs: '1NbbvxBYxGGCBhaM8mow1HFWA7dB5yukmY,12345', dynamic: 1 as const, coin_code: 'BTC', memo: 'm' };
     const info = encryptVtest(payload, 'pässwörd', random);
     const [ct, iv, salt] = info.split('/');
     expect(info).toBe(info.toUpperCase());
@@ -25,6 +25,24 @@ describe('vtest_info cipher', () => {
     expect(salt).toHaveLength(16);
     expect(ct!.length % 32).toBe(0);
     expect(decryptVtest(info, 'pässwörd')).toEqual(payload);
+  });
+
+  it("reads the app's snake_case plaintext keys (its JSON naming policy), and no camelCase ones", () => {
+    const random = new SeededRandom('vtest-snake');
+    const text = '{"outs":"1NbbvxBYxGGCBhaM8mow1HFWA7dB5yukmY,1000","dynamic":1,"confirmed":1,"coin_code":"BTC","out_type":2,"memo":"","nonce":7,"gas_price":"20000000000"}';
+    expect(decryptVtest(encryptVtestText(text, 'p', random), 'p')).toEqual(JSON.parse(text));
+    expectHsmError(() => decryptVtest(encryptVtestText('{"outs":"a,1","dynamic":0,"coinCode":"BTC"}', 'p', random), 'p'), 'VTEST_PAYLOAD', 'vtest_info.coinCode');
+    expectHsmError(() => decryptVtest(encryptVtestText('{"outs":"a,1","dynamic":0,"gas_price":"1e9"}', 'p', random), 'p'), 'VTEST_PAYLOAD', 'vtest_info.gas_price');
+  });
+
+  it("decrypts the older ':' separator as the app does", () => {
+    expect(decryptVtestText(seed.vtest_info.replaceAll('/', ':'), seed.password)).toBe(seed.plaintext);
+  });
+
+  it('an empty password means the payload is plaintext JSON (the app skips decryption)', () => {
+    expect(decryptVtest(seed.plaintext, '')).toEqual({ outs: '1NbbvxBYxGGCBhaM8mow1HFWA7dB5yukmY,10000;1MCs9SZwLg9JvLo6pzvVBWtmSV1dakwyM1,10000', dynamic: 0 });
+    expect(encryptVtest({ outs: 'a,1', dynamic: 0 }, '', new SeededRandom('x'))).toBe('{"outs":"a,1","dynamic":0}');
+    expectHsmError(() => decryptVtest(seed.vtest_info, ''), 'VTEST_PAYLOAD', 'vtest_info');
   });
 
   it('accepts a 9-byte salt field (flags byte, then the salt)', () => {

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import type { ReadyInfo } from '../../hw-profiles/sim/rig.ts';
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
@@ -30,21 +30,26 @@ export interface SimProcess {
 }
 
 const running: ChildProcessWithoutNullStreams[] = [];
+const runningForFile: ChildProcessWithoutNullStreams[] = [];
 
-afterEach(async () => {
-  for (const child of running.splice(0)) {
+async function killAll(children: ChildProcessWithoutNullStreams[]): Promise<void> {
+  for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
     }
   }
-});
+}
 
-export function startSim(args: string[]): SimProcess {
+afterEach(() => killAll(running));
+afterAll(() => killAll(runningForFile));
+
+/** Starts `hsm sim`; it is killed after the test, or with `scope: 'file'` after the file's tests (a world several tests share). */
+export function startSim(args: string[], options: { scope?: 'test' | 'file' } = {}): SimProcess {
   const started = Date.now();
   const child = spawn(process.execPath, [HSM, 'sim', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  running.push(child);
+  (options.scope === 'file' ? runningForFile : running).push(child);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const events: SimEvent[] = [];

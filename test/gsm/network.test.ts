@@ -35,6 +35,23 @@ describe('SimulatedGsmNetwork', () => {
     expect(clock.monotonic()).toBeGreaterThanOrEqual(200);
   });
 
+  it('routes a number dialled without a country code in the home numbering plan, as a phone dials at home', async () => {
+    const clock = new SimulatedClock();
+    const network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), homeCountryCode: '49' });
+    network.issueSim({ carrierId: 'A', msisdn: '+4917100000001' });
+    const simB = network.issueSim({ carrierId: 'B', msisdn: '+4917200000002' });
+    const a = new EmulatedModemDevice({ clock, network, sim: network.issueSim({ carrierId: 'A', msisdn: '+4917100000003' }) });
+    const b = new EmulatedModemDevice({ clock, network, sim: simB });
+    void a;
+    await clock.advance(1);
+    const result = network.submit('+4917100000003', 1, submit('17200000002', 'dialled at home'));
+    expect(result).toMatchObject({ ok: true, submission: { to: '+4917200000002' } });
+    await clock.advance(5_000);
+    expect(network.deliveries({ to: '+4917200000002' }).map((d) => d.text)).toEqual(['dialled at home']);
+    expect(b.modem.messages()).toHaveLength(1);
+    expectHsmError(() => new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), homeCountryCode: '+49' }), 'NETWORK_BAD_ARGUMENT', 'homeCountryCode');
+  });
+
   it('records deliveries to numbers nobody attached (the outside world)', async () => {
     const { network, clock } = await twoPhones();
     network.submit('+4917100000001', 0, submit('+15550001', 'to the world'));

@@ -100,7 +100,7 @@ describe('the simulated rig', () => {
       expect(rig.events.find((e) => e.type === 'network.carrier' && e.up === false)).toBeDefined();
       await control(rig, '/control/fault', { fault: 'carrier', carrier: 'A', up: true });
 
-      await control(rig, '/control/sms', { from: rig.ready.numbers.admin, to: rig.ready.numbers.vDevice, text: 'TIME' });
+      await control(rig, '/control/sms', { from: rig.ready.numbers.admin, to: rig.ready.numbers.vDevice, text: 'CC:TIME' });
       await rig.waitFor(() => rig.network.deliveries({ to: rig.ready.numbers.admin }).some((d) => d.text.startsWith('CC:V:')), 'the TIME answer', 600_000);
 
       // Bad control requests name the field and change nothing.
@@ -129,8 +129,11 @@ describe('the simulated rig', () => {
 
   it('shows SMS bodies of the app protocol and hides any other text', () => {
     expect(describeSms('CC:CHANNEL_OK:17:')).toEqual({ kind: 'channel-ok', text: 'CC:CHANNEL_OK:17:' });
-    expect(describeSms('CC:V:PING:OK')).toEqual({ kind: 'app-reply', text: 'CC:V:PING:OK' });
-    expect(describeSms('PING')).toEqual({ kind: 'admin-command', text: 'PING' });
+    expect(describeSms('CC:V:2026-03-10 23:00:05')).toEqual({ kind: 'app-reply', text: 'CC:V:2026-03-10 23:00:05' });
+    expect(describeSms('ping is ok')).toEqual({ kind: 'app-reply', text: 'ping is ok' });
+    expect(describeSms('sms format is error')).toEqual({ kind: 'format-error', text: 'sms format is error' });
+    expect(describeSms('CC:PING')).toEqual({ kind: 'admin-command', text: 'CC:PING' });
+    expect(describeSms('PING')).toEqual({ kind: 'other', text: '[4 characters]' });
     expect(describeSms('my PIN is 1234')).toEqual({ kind: 'other', text: '[14 characters]' });
   });
 });

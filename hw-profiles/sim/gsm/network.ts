@@ -136,6 +136,12 @@ export interface SimulatedGsmNetworkOptions {
   validityMs?: number;
   /** Network time zone, minutes east of UTC, for SCTS and `AT+CCLK?`. Default 0. */
   timeZoneMinutes?: number;
+  /**
+   * Country code of the home numbering plan (digits, e.g. `86`): a destination dialled without
+   * `+` is routed as `+<code><number>`, as a phone's network does for a number dialled at home.
+   * Default: none (such a number is the outside world).
+   */
+  homeCountryCode?: string;
 }
 
 /** TP-ST values the network reports (23.040 §9.2.3.15). */
@@ -199,6 +205,7 @@ export class SimulatedGsmNetwork {
   private nextSubmissionId = 1;
   private simSerial = 0;
   readonly timeZoneMinutes: number;
+  private readonly homeCountryCode: string | undefined;
 
   constructor(options: SimulatedGsmNetworkOptions) {
     this.clock = options.clock;
@@ -206,6 +213,10 @@ export class SimulatedGsmNetwork {
     this.retryIntervalMs = options.retryIntervalMs ?? 30_000;
     this.validityMs = options.validityMs ?? 86_400_000;
     this.timeZoneMinutes = options.timeZoneMinutes ?? 0;
+    if (options.homeCountryCode !== undefined && !/^[1-9][0-9]{0,2}$/.test(options.homeCountryCode)) {
+      throw networkError('NETWORK_BAD_ARGUMENT', 'homeCountryCode must be 1-3 digits without +', 'homeCountryCode');
+    }
+    this.homeCountryCode = options.homeCountryCode;
     if (options.carriers.length === 0) throw networkError('NETWORK_BAD_ARGUMENT', 'a network needs at least one carrier', 'carriers');
     for (const spec of options.carriers) {
       if (this.carriers.has(spec.id)) throw networkError('NETWORK_BAD_ARGUMENT', `carrier "${spec.id}" is defined twice`, 'carriers');
@@ -326,7 +337,8 @@ export class SimulatedGsmNetwork {
    */
   submit(from: string, messageReference: number, tpdu: DecodedSubmit): { ok: true; submission: Submission } | { ok: false; cms: number } {
     const carrierId = this.subscribers.get(from);
-    const to = tpdu.destination.number;
+    const dialled = tpdu.destination.number;
+    const to = this.homeCountryCode !== undefined && /^[0-9]+$/.test(dialled) && tpdu.destination.kind !== 'international' ? `+${this.homeCountryCode}${dialled}` : dialled;
     if (carrierId === undefined || !this.endpoints.has(from)) return this.refuse(from, to, CMS.noNetworkService, 'sender not attached');
     const carrier = this.requireCarrier(carrierId);
     if (!carrier.up) return this.refuse(from, to, CMS.noNetworkService, `carrier ${carrierId} is down`);

@@ -63,6 +63,8 @@ export interface PsbtRequest {
   minFee?: bigint;
   /** Outpoints (`txid:vout`) other requests have reserved; never chosen. */
   exclude?: ReadonlySet<string>;
+  /** Only outputs of confirmed transactions (the app's `only_confirmed`). */
+  onlyConfirmed?: boolean;
 }
 
 export interface BuiltPsbt {
@@ -203,6 +205,7 @@ export class SimulatedChain {
   buildPsbt(request: PsbtRequest): BuiltPsbt {
     const available = this.utxos(request.walletAddresses)
       .filter((u) => request.exclude?.has(`${u.txid}:${u.vout}`) !== true)
+      .filter((u) => request.onlyConfirmed !== true || this.txs.get(u.txid)?.height !== null)
       .sort((a, b) => (b.value > a.value ? 1 : b.value < a.value ? -1 : 0));
     const target = request.payments.reduce((sum, p) => sum + p.value, 0n);
     const chosen: Utxo[] = [];

@@ -11,31 +11,41 @@
  *   GET  /api/v1/open/tx[?tx_hash=]              20 transactions, oldest first, after tx_hash
  *   GET  /api/v1/open/tx/detail/<tx_hash>        one transaction
  *   POST /api/v1/open/tx/request                 form: coin_code, user_tx_no, outs, vc_code,
- *                                                is_dynamic_fee, c_id  →  {"result": true}
- *   GET  /api/v1/open/tx/<user_tx_no>            the seed's Hot Sending Tx Detail
+ *                                                is_dynamic_fee, c_id, and the app's
+ *                                                only_confirmed, out_type, memo, nonce,
+ *                                                gas_price  →  {"result": true}
+ *   GET  /api/v1/open/tx/<user_tx_no>            the seed's Hot Sending Tx Detail (the app's
+ *                                                TxStatus), with `reason` on failure
  *
- * and the same under `/api/v1/open/<coin>/` (btc, ltc, doge) for every coin served. A Hot
- * Sending credential sees the hot wallet; a Cold Receiving one the cold receiving wallet.
+ * and the same under `/api/v1/open/<coin>/` (btc, ltc, doge; any case) for every coin served:
+ * the released app posts withdrawals to `<COIN>/tx/request` and polls `<COIN>/tx/<no>`, BTC
+ * included, and sends PING to the coin-less paths (spec "What the released app does"). A Hot
+ * Sending credential sees the hot wallet; a Cold Receiving one the cold receiving wallet. A
+ * request posted again is answered HTTP 400 `{"code":3,...}`, which the app takes for success.
  * @module
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../../shared/clock.ts';
 import { CHAIN, type Chain } from '../../../shared/crypto/hd.ts';
 import { MAX_BATCH_NO } from '../../../shared/crypto/batch-content.ts';
 import { COINS, getNetwork, type AddressType } from '../../../shared/crypto/networks.ts';
-import { MAX_MEMO_LENGTH, MAX_OUTS_LENGTH } from '../../../shared/crypto/request-string.ts';
+import { MAX_CHANNEL_ID } from '../../../shared/chaincloud/sms.ts';
+import { MAX_OUTS_LENGTH, checkRequestFields } from '../../../shared/crypto/request-string.ts';
+import type { HsmError } from '../../../shared/errors.ts';
 import { silentLogger, type Logger } from '../../../shared/log.ts';
 import type { DeviceStore } from '../../../shared/store/store.ts';
 import type { ChainTx, SimulatedChain } from './chain.ts';
 import { GatewayAuth, type GatewayScope, type GatewayToken } from './gateway-auth.ts';
-import { GatewayError, errorBody } from './gateway-errors.ts';
-import { GatewayLedger, type LedgerEvent, type TxRequestForm } from './gateway-ledger.ts';
+import { GatewayError } from './gateway-errors.ts';
+import { GatewayLedger, type LedgerEvent, type TxRequestForm, type UnsignedFields } from './gateway-ledger.ts';
 import type { HotClient } from './hot-client.ts';
-import { apiTime, rawBody, registerFormParser } from './http.ts';
+import { apiTime, rawBody, registerFormParser, webApp } from './http.ts';
 import { WatchWallet } from './watch-wallet.ts';
 
 const TX_PAGE = 20;
 const HISTORY_PAGE = 1000;
+/** How often unsent requests are offered to HSM-Hot again while it is connected (world ms). */
+const RETRY_EVERY_MS = 60_000;
 
 export interface GatewayCoin {
   chain: SimulatedChain;
@@ -72,6 +82,7 @@ export class Gateway {
   private readonly wallets = new Map<string, WatchWallet>();
   private readonly batches = new Map<string, Array<{ index: number; address: string }>>();
   private readonly listeners = new Set<(event: LedgerEvent) => void>();
+  private readonly stopRetries: Array<() => void> = [];
 
   constructor(private readonly o: GatewayOptions) {
     this.log = o.log ?? silentLogger;
@@ -83,6 +94,7 @@ export class Gateway {
     });
     this.ledger = new GatewayLedger({
       store: o.store,
+      clock: o.clock,
       hot: o.hot,
       coins: (coin) => {
         const c = this.o.coins[coin];
@@ -93,21 +105,10 @@ export class Gateway {
       emit: (event) => this.emit(event),
     });
     o.hot.onJournal((message) => this.ledger.onJournal(message));
-    this.app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+    this.app = webApp(this.log);
     // Bodies are forms only (seed "Hot Sending Tx Request"): a signed request's signature covers
     // the raw body, which only the form parser keeps.
-    this.app.removeAllContentTypeParsers();
     registerFormParser(this.app);
-    this.app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
-      if (error instanceof GatewayError) return reply.code(error.status).send(errorBody(error));
-      if (error.statusCode !== undefined && error.statusCode < 500) {
-        const message = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'send the form as application/x-www-form-urlencoded' : error.message;
-        return reply.code(400).send(errorBody(new GatewayError('INPUT', message, 'body')));
-      }
-      this.log.error({ err: error.message }, 'Open API request failed');
-      return reply.code(500).send(errorBody(new GatewayError('INTERNAL')));
-    });
-    this.app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(new GatewayError('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`))));
     this.routes('/api/v1/open', () => 'BTC');
     this.routes('/api/v1/open/:coin', (request) => String((request.params as { coin: string }).coin).toUpperCase());
   }
@@ -119,10 +120,17 @@ export class Gateway {
 
   async listen(host = '127.0.0.1', port = 0): Promise<string> {
     await this.ledger.repair();
+    // Requests kept while HSM-Hot was out of reach go out when it is back, and a lost ack is
+    // made up for by the next pass.
+    this.stopRetries.push(this.o.hot.onConnection((up) => void (up && this.ledger.retryUnsent())));
+    const timer = this.o.clock.setInterval(() => void this.ledger.retryUnsent(), RETRY_EVERY_MS);
+    this.stopRetries.push(() => this.o.clock.clearInterval(timer));
+    void this.ledger.retryUnsent();
     return this.app.listen({ host, port });
   }
 
   async close(): Promise<void> {
+    for (const stop of this.stopRetries.splice(0)) stop();
     await this.app.close();
   }
 
@@ -274,8 +282,8 @@ export class Gateway {
     this.app.post(`${prefix}/tx/request`, async (request, reply: FastifyReply) => {
       const s = scoped(request, 'tx:create');
       if (s.credential.kind !== 'hot-sending') throw new GatewayError('SCOPE_MISSING', 'only a Hot Sending credential can request transactions', 'token');
-      const form = parseTxRequestForm(request.body, s.coin);
-      await this.ledger.submit(s.credential.userId, form, this.o.clock.now());
+      const { form, unsigned } = parseTxRequestForm(request.body, s.coin);
+      await this.ledger.submit(s.credential.userId, form, unsigned, this.o.clock.now());
       return reply.send({ result: true });
     });
 
@@ -341,42 +349,68 @@ function integerParam(text: string, field: string, max: number): number {
   return Number(text);
 }
 
-const FORM_FIELDS = new Set(['coin_code', 'user_tx_no', 'outs', 'vc_code', 'is_dynamic_fee', 'c_id', 'outType', 'memo']);
+/** The form fields of `POST tx/request`: the seed's, and those the released app adds. */
+const FORM_FIELDS = new Set(['coin_code', 'user_tx_no', 'outs', 'vc_code', 'is_dynamic_fee', 'c_id', 'out_type', 'memo', 'only_confirmed', 'nonce', 'gas_price']);
 
-/** The `POST tx/request` form (seed "Hot Sending Tx Request"), checked field by field. */
-export function parseTxRequestForm(body: unknown, coinFromPath: string): TxRequestForm {
+/**
+ * The `POST tx/request` form (seed "Hot Sending Tx Request"; the app's fields, spec "What the
+ * released app does"), checked field by field with the rules HSM-Hot applies, so nothing is
+ * reserved for a request HSM-Hot would refuse. `out_type` is the signed string's `outType`;
+ * `only_confirmed`, `nonce` and `gas_price` are not signed and come back apart.
+ */
+export function parseTxRequestForm(body: unknown, coinFromPath: string): { form: TxRequestForm; unsigned: UnsignedFields } {
   if (body === null || typeof body !== 'object') throw new GatewayError('INPUT', 'the request needs a form body', 'body');
   const fields = body as Record<string, string>;
-  for (const name of Object.keys(fields)) if (!FORM_FIELDS.has(name)) throw new GatewayError('INPUT', `unknown field ${name}`, name);
+  for (const name of Object.keys(fields)) {
+    if (!FORM_FIELDS.has(name)) throw new GatewayError('INPUT', `unknown field ${name}${name === 'outType' ? ' (the form field is out_type)' : ''}`, name);
+  }
   const required = (name: string, max: number): string => {
     const value = fields[name];
     if (value === undefined || value === '') throw new GatewayError('INPUT', `${name} is required`, name);
     if (value.length > max) throw new GatewayError('INPUT', `${name} is longer than ${max} characters`, name);
     return value;
   };
+  const integer = (name: string, max: number): number | undefined => {
+    const value = fields[name];
+    if (value === undefined) return undefined;
+    if (!/^(0|[1-9][0-9]{0,9})$/.test(value) || Number(value) > max) throw new GatewayError('INPUT', `${name} must be an integer from 0 to ${max}`, name);
+    return Number(value);
+  };
+  const flag = (name: string, fallback: 0 | 1): 0 | 1 => {
+    const value = fields[name] ?? String(fallback);
+    if (value !== '0' && value !== '1') throw new GatewayError('INPUT', `${name} must be 0 or 1`, name);
+    return value === '1' ? 1 : 0;
+  };
   const coin = (fields.coin_code ?? coinFromPath).toUpperCase();
   if (coin !== coinFromPath) throw new GatewayError('INPUT', `coin_code ${coin} does not match the path's coin ${coinFromPath.toLowerCase()}`, 'coin_code');
-  const userTxNo = required('user_tx_no', 64);
-  if (!/^[\x21-\x7e]+$/.test(userTxNo)) throw new GatewayError('INPUT', 'user_tx_no must be printable ASCII without spaces', 'user_tx_no');
-  const dynamic = fields.is_dynamic_fee ?? '1';
-  if (dynamic !== '0' && dynamic !== '1') throw new GatewayError('INPUT', 'is_dynamic_fee must be 0 or 1', 'is_dynamic_fee');
-  const cId = required('c_id', 10);
-  if (!/^(0|[1-9][0-9]*)$/.test(cId)) throw new GatewayError('INPUT', 'c_id must be a non-negative integer', 'c_id');
+  const cId = integer('c_id', MAX_CHANNEL_ID);
+  if (cId === undefined || fields.c_id === '') throw new GatewayError('INPUT', 'c_id is required', 'c_id');
+  const outType = integer('out_type', 2 ** 31 - 1);
   const form: TxRequestForm = {
     coin_code: coin,
-    user_tx_no: userTxNo,
+    user_tx_no: required('user_tx_no', 64),
     outs: required('outs', MAX_OUTS_LENGTH),
     vc_code: required('vc_code', 120),
-    is_dynamic_fee: dynamic === '1' ? 1 : 0,
-    c_id: Number(cId),
+    is_dynamic_fee: flag('is_dynamic_fee', 1),
+    c_id: cId,
+    ...(outType === undefined ? {} : { outType }),
+    ...(fields.memo === undefined ? {} : { memo: fields.memo }),
   };
-  if (fields.outType !== undefined) {
-    if (!/^(0|[1-9][0-9]{0,8})$/.test(fields.outType)) throw new GatewayError('INPUT', 'outType must be a non-negative integer', 'outType');
-    form.outType = Number(fields.outType);
+  // The rules of the signed string, as HSM-Hot and HSM-Cold check them (request-string.ts).
+  try {
+    checkRequestFields({ coinCode: coin as never, userTxNo: form.user_tx_no, outs: form.outs, isDynamicFee: form.is_dynamic_fee, outType: form.outType, memo: form.memo });
+  } catch (error) {
+    const e = error as HsmError;
+    const field = e.field === 'outType' ? 'out_type' : (e.field ?? 'body');
+    throw new GatewayError('INPUT', e.message.replace(/^outType/, 'out_type'), field);
   }
-  if (fields.memo !== undefined) {
-    if (fields.memo.length > MAX_MEMO_LENGTH) throw new GatewayError('INPUT', `memo is longer than ${MAX_MEMO_LENGTH} characters`, 'memo');
-    form.memo = fields.memo;
-  }
-  return form;
+  const gasPrice = fields.gas_price;
+  if (gasPrice !== undefined && !/^[0-9]{1,30}$/.test(gasPrice)) throw new GatewayError('INPUT', 'gas_price must be a decimal integer', 'gas_price');
+  const nonce = integer('nonce', 2 ** 31 - 1);
+  const unsigned: UnsignedFields = {
+    only_confirmed: flag('only_confirmed', 0),
+    ...(nonce === undefined ? {} : { nonce }),
+    ...(gasPrice === undefined ? {} : { gas_price: gasPrice }),
+  };
+  return { form, unsigned };
 }

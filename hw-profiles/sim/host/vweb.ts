@@ -1,23 +1,28 @@
 /**
- * vweb: the customer's own site, which the V-Device polls (seed "V-Device Sample"):
+ * vweb: the customer's own site, which the V-Device polls (seed "V-Device Sample"; the app's
+ * VWebService, spec "What the released app does"):
  *
  *   GET  /api/v1/open/vtest   → {vtest_info, vtest_at, vtest_id} or null   the next withdrawal
- *   POST /api/v1/open/vtest   vtest_id, tx_hash (empty: failed) → {result: true}
- *   GET  /api/v1/open/batch   → {batch_no, address_list, address_type} or null
- *   POST /api/v1/open/batch   batch_no, status (2 ok / 3 failed), type (1 hot / 2 cold)
+ *   POST /api/v1/open/vtest   vtest_id, tx_hash (absent or empty: failed) → {result: true}
+ *   GET  /api/v1/open/batch   → {batch_no, address_list, coin_type, status, address_type} or null
+ *   POST /api/v1/open/batch   batch_no, status (2 ok / 3 failed), type (1 hot / 2 cold), coin_type
  *
- * Withdrawals are queued by the rig (or a test) and handed out encrypted as the spec's
- * `vtest_info` under the shared password. A withdrawal handed out and not reported within
- * `redeliverAfterMs` is handed out again (the V-Device uses vtest_id as user_tx_no, so the
- * platform and the HSMs see the same request again, which they answer idempotently).
+ * Withdrawals are queued by the rig (or a test) and handed out as the spec's `vtest_info`
+ * under the shared password (plaintext JSON when the password is empty, as the app allows).
+ * The next withdrawal is the oldest one not reported yet, so a V-Device that failed to post it
+ * (HSM-Hot out of reach) pulls the same one again and re-posts it, as the app does; the
+ * platform answers a request it already has with code 3. A batch handed out and not reported
+ * within `redeliverAfterMs` is handed out again.
  * @module
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../../shared/clock.ts';
 import { ADDRESS_TYPE, BATCH_STATUS } from '../../../shared/crypto/batch-content.ts';
 import { encryptVtest, type VtestPayload } from '../../../shared/crypto/vtest-cipher.ts';
+import type { Logger } from '../../../shared/log.ts';
 import type { RandomSource } from '../../../shared/random.ts';
-import { apiTime, registerFormParser } from './http.ts';
+import { GatewayError } from './gateway-errors.ts';
+import { apiTime, registerFormParser, webApp } from './http.ts';
 
 export interface Withdrawal {
   vtestId: number;
@@ -31,6 +36,8 @@ export interface Withdrawal {
 
 export interface BatchCheck {
   batchNo: number;
+  /** The coin of the addresses (`coin_type`); BTC when absent. */
+  coin?: string;
   addresses: Array<{ index: number; address: string }>;
   addressType: 1 | 2;
   state: 'queued' | 'handed-out' | 'passed' | 'failed';
@@ -51,6 +58,7 @@ export interface VwebOptions {
   redeliverAfterMs?: number;
   persistence?: VwebPersistence;
   saved?: { withdrawals: Withdrawal[]; batches: BatchCheck[] };
+  log?: Logger;
 }
 
 export class Vweb {
@@ -61,7 +69,7 @@ export class Vweb {
   private nextId = 1;
 
   constructor(private readonly options: VwebOptions) {
-    this.app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+    this.app = webApp(options.log);
     registerFormParser(this.app);
     this.routes();
     if (options.saved !== undefined) {
@@ -128,7 +136,7 @@ export class Vweb {
     const redeliver = this.options.redeliverAfterMs ?? 10 * 60_000;
 
     this.app.get('/api/v1/open/vtest', async () => {
-      const next = this.withdrawals.find((w) => w.state === 'queued' || (w.state === 'handed-out' && now() - (w.handedOutAt ?? 0) > redeliver));
+      const next = this.withdrawals.find((w) => w.state === 'queued' || w.state === 'handed-out');
       if (next === undefined) return null;
       next.state = 'handed-out';
       next.handedOutAt = now();
@@ -136,13 +144,13 @@ export class Vweb {
       return { vtest_info: encryptVtest(next.payload, this.options.password, this.options.random), vtest_at: apiTime(next.queuedAt, false), vtest_id: next.vtestId };
     });
 
-    this.app.post('/api/v1/open/vtest', async (request, reply) => {
-      const body = (request.body ?? {}) as Record<string, string | undefined>;
+    this.app.post('/api/v1/open/vtest', async (request) => {
+      const body = formOf(request.body);
       const vtestId = Number(body.vtest_id);
-      const withdrawal = Number.isInteger(vtestId) ? this.withdrawal(vtestId) : undefined;
-      if (withdrawal === undefined) return reply.code(400).send(errorBody('vtest_id', 'unknown vtest_id', 1001));
+      const withdrawal = /^[0-9]{1,15}$/.test(body.vtest_id ?? '') ? this.withdrawal(vtestId) : undefined;
+      if (withdrawal === undefined) throw vwebError('unknown vtest_id', 'vtest_id', 1001);
       const txHash = body.tx_hash ?? '';
-      if (txHash !== '' && !/^[0-9a-f]{64}$/.test(txHash)) return reply.code(400).send(errorBody('tx_hash', 'tx_hash must be 64 hex digits or empty', 1002));
+      if (txHash !== '' && !/^[0-9a-f]{64}$/.test(txHash)) throw vwebError('tx_hash must be 64 hex digits, or absent for a failure', 'tx_hash', 1002);
       withdrawal.state = txHash === '' ? 'failed' : 'done';
       withdrawal.reportedAt = now();
       if (txHash !== '') withdrawal.txHash = txHash;
@@ -157,19 +165,28 @@ export class Vweb {
       next.state = 'handed-out';
       next.handedOutAt = now();
       this.saveBatch(next);
-      return { batch_no: next.batchNo, address_list: next.addresses, address_type: next.addressType };
+      return { batch_no: next.batchNo, address_list: next.addresses, coin_type: next.coin ?? 'BTC', status: null, address_type: next.addressType };
     });
 
-    this.app.post('/api/v1/open/batch', async (request, reply) => {
-      const body = (request.body ?? {}) as Record<string, string | undefined>;
-      const batchNo = Number(body.batch_no);
-      const status = Number(body.status);
-      const type = Number(body.type);
+    this.app.post('/api/v1/open/batch', async (request) => {
+      const body = formOf(request.body);
+      const integer = (name: string): number => {
+        const value = body[name];
+        if (value === undefined || !/^[0-9]{1,10}$/.test(value)) throw vwebError(`${name} must be an integer`, name, 40001);
+        return Number(value);
+      };
+      const batchNo = integer('batch_no');
+      const status = integer('status');
+      const type = integer('type');
+      const coin = body.coin_type ?? 'BTC';
+      if (status !== BATCH_STATUS.success && status !== BATCH_STATUS.failed) throw vwebError('status must be 2 or 3', 'status', 1004);
       // The report answers the copy that was handed out (a batch can be queued again after a fix).
-      const matching = this.batches.filter((b) => b.batchNo === batchNo && b.addressType === type);
+      const matching = this.batches.filter((b) => b.batchNo === batchNo && b.addressType === type && (b.coin ?? 'BTC') === coin);
       const batch = matching.find((b) => b.state === 'handed-out') ?? matching[matching.length - 1];
-      if (batch === undefined) return reply.code(400).send(errorBody('batch_no', 'unknown batch_no for that type', 1003));
-      if (status !== BATCH_STATUS.success && status !== BATCH_STATUS.failed) return reply.code(400).send(errorBody('status', 'status must be 2 or 3', 1004));
+      if (batch === undefined) {
+        const field = this.batches.some((b) => b.batchNo === batchNo && b.addressType === type) ? 'coin_type' : 'batch_no';
+        throw vwebError(`no ${coin} batch ${batchNo} of type ${type} was handed out`, field, 1003);
+      }
       batch.state = status === BATCH_STATUS.success ? 'passed' : 'failed';
       this.saveBatch(batch);
       this.emit({ type: 'vweb.batch-reported', batchNo, addressType: type, status });
@@ -178,7 +195,11 @@ export class Vweb {
   }
 }
 
-function errorBody(field: string, message: string, code: number): { errors: Array<{ field: string; message: string; code: number }> } {
-  return { errors: [{ field, message, code }] };
+function formOf(body: unknown): Record<string, string | undefined> {
+  return (body ?? {}) as Record<string, string | undefined>;
 }
 
+/** vweb's refusals, in the project's error form with vweb's own codes. */
+function vwebError(message: string, field: string, code: number): GatewayError {
+  return new GatewayError('INPUT', message, field, code);
+}

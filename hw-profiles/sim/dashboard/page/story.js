@@ -12,10 +12,10 @@ function steps({ events, view }) {
     ['The channel opens over SMS', seen((e) => e.type === 'cold.channel.opened'), 'the V-Device asks HSM-Cold for a channel by itself (GSM & SMS shows the exchange)'],
     ['Address batch 0 of both wallets is checked', batches.length >= 2 && batches.every((b) => b.state === 'passed'), 'the V-Device checks the batches vweb hands it (Withdrawals)'],
     ['A withdrawal is approved, signed, broadcast and confirmed', view.withdrawals.some((w) => w.status === 'confirmed'), 'Withdrawals → Queue on vweb, then let time run (+1 h)'],
-    ["The administrator's PING is answered", seen((e) => e.type === 'sms.delivered' && e.to === admin && e.text === 'CC:V:PING:OK'), 'GSM & SMS → send PING from the administrator to the V-Device'],
+    ["The administrator's PING is answered", seen((e) => e.type === 'sms.delivered' && e.to === admin && e.text === 'ping is ok'), 'GSM & SMS → send CC:PING from the administrator to the V-Device'],
     ['The nightly rotation brings a new channel', seen((e) => e.type === 'cold.channel.retired'), '"to the next rotation" in the bar above'],
-    ['A forged vc_code closes the channel and alerts the administrator', seen((e) => e.type === 'cold.channel.closed'), 'hsm demo forges one; the alert shows in the conversation'],
-    ['Carrier A is down and SMS leave on SIM2', seen((e) => e.type === 'network.carrier' && e.up === false) && seen((e) => e.type === 'sms.sent' && e.from === coldSim2), 'GSM & SMS → outage on carrier A, then an SMS HSM-Cold answers'],
+    ['A forged vc_code closes the channel and alerts the administrator', seen((e) => e.type === 'cold.channel.closed'), 'hsm demo forges one; the alert shows in the conversation, and only the operator reopens the window (HSM-Cold console: channel open-window)'],
+    ["Carrier A is down and HSM-Cold's SMS leave on SIM2", seen((e) => e.type === 'network.carrier' && e.up === false) && seen((e) => e.type === 'sms.sent' && e.from === coldSim2), 'GSM & SMS → outage on carrier A, then an SMS HSM-Cold answers (the app itself sends to SIM1 only, so its own requests wait for carrier A)'],
     ["Both devices' audit chains verify", audits.every((a) => a?.verification.ok === true), 'Audit'],
   ];
 }

@@ -230,8 +230,12 @@ describe.skipIf(!chromiumTool.available)('the dashboard in Chromium, the world i
     await clickAndWait(page, 'advance-window', 'world-time');
     expect(rig.clock.now()).toBe(nextWindow);
     await waitText(page, 'window-state', 'open');
+    // The V-Device's daily alarm (03:00 UTC+8) starts the rotation: the page's next rotation.
+    const nextRotation = Date.parse(await page.getAttribute('[data-testid=next-rotation]', 'data-iso') ?? '');
+    expect(new Date(nextRotation).toISOString()).toMatch(/T19:00:00/); // 03:00 in Shanghai
+    expect(nextRotation).toBeGreaterThan(nextWindow);
     await clickAndWait(page, 'advance-rotation', 'world-time');
-    expect(rig.clock.now()).toBe(nextWindow + 30 * 60_000);
+    expect(rig.clock.now()).toBe(nextRotation);
     await rig.waitFor(
       () => (rig.vDevice?.currentChannel()?.cId ?? 0) > before && rig.events.find((e) => e.type === 'cold.channel.opened' && e.cId === rig.vDevice?.currentChannel()?.cId) !== undefined,
       'the new channel',

@@ -61,7 +61,10 @@ describe('the simulated rig', () => {
       const next = second.vweb.queueWithdrawal({ outs: `${PAYEE},21000`, dynamic: 0 });
       await second.waitFor(() => second.vweb.withdrawal(next)?.state === 'done', 'the second withdrawal', 1_800_000);
       expect(second.events.since(0).filter((e) => e.type === 'hot.tx-status' && e.userTxNo === String(vtestId))).toEqual([]);
-      // The SIMs kept their message references: each goes on after the last one of the first run.
+      // The SIMs kept their message references: each goes on after the last one of the first run
+      // (the V-Device's phone, which sent in the first run, answers the administrator's TIME).
+      await control(second, '/control/sms', { from: second.ready.numbers.admin, to: second.ready.numbers.vDevice, text: 'CC:TIME' });
+      await second.waitFor(() => second.network.deliveries({ to: second.ready.numbers.admin }).some((d) => d.text.startsWith('CC:V:')), 'the TIME answer', 600_000);
       const again = second.network.submissions().filter((s) => lastReference.has(s.from));
       expect(again.length).toBeGreaterThan(0);
       for (const from of new Set(again.map((s) => s.from))) {
@@ -112,7 +115,7 @@ describe('the simulated rig', () => {
         ['/control/advance', { ms: -5 }, 'ms'],
         ['/control/withdrawal', { outs: '' }, 'outs'],
         ['/control/withdrawal', { outs: `${PAYEE},12x` }, 'outs[0].value'],
-        ['/control/withdrawal', { outs: `${PAYEE},1000`, coinCode: 'XYZ' }, 'coinCode'],
+        ['/control/withdrawal', { outs: `${PAYEE},1000`, coin_code: 'XYZ' }, 'coin_code'],
         ['/control/sms', { from: 'nobody', to: rig.ready.numbers.vDevice, text: 'x' }, 'from'],
       ] as const) {
         const response = await control(rig, path, body);

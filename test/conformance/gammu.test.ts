@@ -12,7 +12,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
+import { osTool, osTools } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
+
+/** Gammu talks to the modem on a socat pty. */
+const tools = osTools(osTool('gammu', 'gammu'), osTool('socat', 'socat'));
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
 const MSISDN = '+4917000000001';
@@ -81,7 +85,7 @@ function gammu(config: string, args: string[]): Promise<{ code: number; stdout: 
   });
 }
 
-describe('Gammu against hsm modem-sim over a socat pty', () => {
+describe.skipIf(!tools.available)('Gammu against hsm modem-sim over a socat pty', () => {
   it('identify, sendsms, getallsms (with a multipart and a UCS-2 message), geteachsms and deletesms', async () => {
     const dir = tempDir();
     const pty = join(dir, 'modem');

@@ -9,11 +9,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rig } from '../../hw-profiles/sim/rig.ts';
 import type { DemoSummary } from '../../scripts/demo/story.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { FAST_KDF } from '../sim/rig-helpers.ts';
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
+/** --processes puts the devices on socat ptys. */
+const socat = osTool('socat', 'socat');
 
 const STORY = [
   'rig up',
@@ -76,7 +79,7 @@ describe('hsm demo', () => {
     expectWholeStory(await demo([]), false);
   }, 600_000);
 
-  it('tells the same story with HSM-Hot and HSM-Cold as separate processes over ptys', async () => {
+  it.skipIf(!socat.available)('tells the same story with HSM-Hot and HSM-Cold as separate processes over ptys', async () => {
     expectWholeStory(await demo(['--processes']), true);
   }, 900_000);
 

@@ -6,9 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { parseControl } from '../../hw-profiles/sim/gsm/modem-control.ts';
 import { hsm } from '../helpers/cli.ts';
 import { expectHsmError } from '../helpers/errors.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
+/** The modem is served on a socat pty. */
+const socat = osTool('socat', 'socat');
 
 describe('hsm modem-sim', () => {
   it('refuses bad options with a typed error and exit code 2', async () => {
@@ -31,7 +34,7 @@ describe('hsm modem-sim', () => {
     expect(existsSync(join(dir, 'm'))).toBe(false);
   });
 
-  it('announces itself, answers control lines, and removes its pty on SIGTERM', async () => {
+  it.skipIf(!socat.available)('announces itself, answers control lines, and removes its pty on SIGTERM', async () => {
     const dir = tempDir();
     const pty = join(dir, 'modem');
     const child = spawn(process.execPath, [HSM, 'modem-sim', '--pty', pty, '--msisdn', '+4917000000001', '--profile', 'ec25'], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -17,6 +17,7 @@ import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSerialPort, type Port } from '../../../shared/port.ts';
+import { tieDirectory } from '../lifeline.ts';
 import { createPtyPair, type PtyPair } from '../uart/pty-pair.ts';
 import type { EmulatedModem } from './emulated-modem.ts';
 
@@ -37,6 +38,7 @@ export interface ServeModemOptions {
 
 export async function serveModemOnPty(modem: EmulatedModem, path: string, options: ServeModemOptions = {}): Promise<ServedModem> {
   const privateDir = mkdtempSync(join(tmpdir(), 'hsm-modem-'));
+  const forgetDir = tieDirectory(privateDir);
   const inner = join(privateDir, 'modem');
   let pair: PtyPair | undefined;
   let port: Port | undefined;
@@ -65,6 +67,7 @@ export async function serveModemOnPty(modem: EmulatedModem, path: string, option
   } catch (error) {
     await pull();
     rmSync(privateDir, { recursive: true, force: true });
+    forgetDir();
     throw error;
   }
 
@@ -83,6 +86,7 @@ export async function serveModemOnPty(modem: EmulatedModem, path: string, option
     async close() {
       await pull();
       rmSync(privateDir, { recursive: true, force: true });
+      forgetDir();
     },
   };
 }

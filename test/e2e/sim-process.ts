@@ -41,9 +41,10 @@ afterEach(async () => {
   }
 });
 
-export function startSim(args: string[]): SimProcess {
+/** Starts `hsm sim` with `args`; `env` replaces variables of this process's environment (PATH...). */
+export function startSim(args: string[], env: NodeJS.ProcessEnv = {}): SimProcess {
   const started = Date.now();
-  const child = spawn(process.execPath, [HSM, 'sim', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [HSM, 'sim', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   running.push(child);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

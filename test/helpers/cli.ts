@@ -8,10 +8,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `hsm <args>` as a user would (through the package bin), optionally feeding stdin. */
-export function hsm(args: string[], stdin?: string): Promise<CliResult> {
+/**
+ * Runs `hsm <args>` as a user would (through the package bin), optionally feeding stdin;
+ * `env` replaces variables of this process's environment (PATH...).
+ */
+export function hsm(args: string[], stdin?: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HSM, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [HSM, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -90,7 +90,10 @@ export async function rigOptionsFrom(options: SimOptions): Promise<RigOptions> {
   };
 }
 
-export function summary(ready: ReadyInfo, temporary: boolean): string {
+/** Two signals this close together are one key press delivered twice (npm forwards what its process group got). */
+const SAME_KEY_PRESS_MS = 1_000;
+
+function summary(ready: ReadyInfo, temporary: boolean): string {
   const token = ready.api.tokens.hotSending.token;
   return [
     `HSM simulation running (world time ${ready.worldTime}, time scale ${ready.timeScale}${ready.processes ? ', devices in separate processes' : ''})`,
@@ -138,13 +141,15 @@ export function registerSim(program: Command): void {
         process.stderr.write(`${summary(rig.ready, options.stateDir === undefined)}\n`);
         if (options.events === true) rig.events.subscribe((event) => void process.stdout.write(`${JSON.stringify(event)}\n`));
         await new Promise<void>((resolve) => {
-          let stopping = false;
+          let stopping: number | undefined;
           const stop = (signal: string): void => {
-            if (stopping) {
+            if (stopping !== undefined) {
+              // `npm start` forwards the Ctrl-C its process group already got: the same key press.
+              if (performance.now() - stopping < SAME_KEY_PRESS_MS) return;
               process.stderr.write(`${signal} again: exiting without a clean shutdown\n`);
               process.exit(130);
             }
-            stopping = true;
+            stopping = performance.now();
             process.stderr.write(`${signal}: stopping the simulation...\n`);
             void rig.stop().then(resolve, resolve);
           };

@@ -18,7 +18,7 @@
  * the socket and picocom on the pty exclude each other as two programs on one serial port do.
  * @module
  */
-import { lstatSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { lstatSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,10 +132,19 @@ export function bridgeConsoleSocket(path: string, terminalPath: string, name: st
   });
 }
 
+/** The address to connect to: a long state directory path holds a link to a socket with a short one. */
+export function consoleSocketAddress(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // connecting reports what is wrong
+  }
+}
+
 /** Connects to a console socket as a Port (tests, and scripts that speak lines). */
 export function connectConsoleSocket(path: string): Promise<Port> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
+    const socket = createConnection(consoleSocketAddress(path));
     socket.once('connect', () => {
       socket.off('error', reject);
       resolve(new SocketPort(socket, path));

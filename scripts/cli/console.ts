@@ -12,10 +12,11 @@
  * one a ready file lists (`--ready-file`, `hsm sim --ready-file`).
  * @module
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import type { Command } from 'commander';
 import { HsmError } from '../../shared/errors.ts';
+import { consoleSocketAddress } from '../../hw-profiles/sim/console-socket.ts';
 import { consoleSocketPath } from '../../hw-profiles/sim/rig-consoles.ts';
 import { run } from './output.ts';
 
@@ -47,15 +48,8 @@ export function consoleSocketFor(device: string, options: ConsoleOptions): strin
 }
 
 function connect(path: string): Promise<Socket> {
-  let target = path;
-  try {
-    // A long state directory path holds a link to a socket with a short one (console-socket.ts).
-    target = realpathSync(path);
-  } catch {
-    // connecting reports what is wrong
-  }
   return new Promise((resolve, reject) => {
-    const socket = createConnection({ path: target, allowHalfOpen: true });
+    const socket = createConnection({ path: consoleSocketAddress(path), allowHalfOpen: true });
     socket.once('connect', () => {
       socket.off('error', reject);
       resolve(socket);

@@ -15,6 +15,7 @@ import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import type { ReadyInfo } from '../../hw-profiles/sim/rig.ts';
+import { runCommand } from '../helpers/cli.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { findOnPath, osTool } from '../helpers/os-tools.ts';
 import { descendants, running } from '../helpers/processes.ts';
@@ -55,19 +56,6 @@ function newcomerEnv(bin: string): NodeJS.ProcessEnv {
   return { PATH: bin, HOME: process.env.HOME, LANG: 'C.UTF-8', ...(process.env.npm_config_cache === undefined ? {} : { npm_config_cache: process.env.npm_config_cache }) };
 }
 
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
 describe.skipIf(!git.available)('a newcomer on a machine with only Node and npm', () => {
   it('npm ci && npm start: READY, the API and a console answer, Ctrl-C exits 0; npm ci && npm test passes with the tool tests skipped and named', async () => {
     const bin = sandboxBin();
@@ -77,7 +65,7 @@ describe.skipIf(!git.available)('a newcomer on a machine with only Node and npm'
     const cloned = spawnSync(git.path as string, ['clone', '--quiet', '--no-hardlinks', ROOT, clone], { encoding: 'utf8' });
     expect(cloned.status, cloned.stderr).toBe(0);
 
-    const ci = await run('npm', ['ci', '--no-audit', '--no-fund'], clone, env);
+    const ci = await runCommand('npm', ['ci', '--no-audit', '--no-fund'], { cwd: clone, env });
     expect(ci.code, ci.stderr).toBe(0);
 
     // npm start, in a process group of its own as a terminal would run it; Ctrl-C goes to the group.
@@ -95,7 +83,7 @@ describe.skipIf(!git.available)('a newcomer on a machine with only Node and npm'
       expect(ready.consoles).toEqual({});
       const time = await fetch(`${ready.api.url}/time`, { headers: { token: ready.api.tokens.hotSending.token } });
       expect(time.status).toBe(200);
-      const console_ = await run('npx', ['hsm', 'console', 'hot', '--socket', ready.consoleSockets.hot as string], clone, env, `login\n${ready.consolePassword}\nstatus\n`);
+      const console_ = await runCommand('npx', ['hsm', 'console', 'hot', '--socket', ready.consoleSockets.hot as string], { cwd: clone, env, stdin: `login\n${ready.consolePassword}\nstatus\n` });
       expect(console_.code, console_.stderr).toBe(0);
       expect(console_.stdout).toMatch(/device +hsm-hot\r\nstate +running /);
     } finally {
@@ -108,7 +96,7 @@ describe.skipIf(!git.available)('a newcomer on a machine with only Node and npm'
     expect(existsSync(ready.stateDir)).toBe(false);
 
     const results = join(tempDir('hsm-fresh-results-'), 'results.json');
-    const test = await run('npm', ['test', '--', '--reporter=default', '--reporter=json', `--outputFile=${results}`], clone, env);
+    const test = await runCommand('npm', ['test', '--', '--reporter=default', '--reporter=json', `--outputFile=${results}`], { cwd: clone, env });
     const report = JSON.parse(readFileSync(results, 'utf8')) as { numFailedTests: number; numPassedTests: number; numPendingTests: number; testResults: Array<{ status: string; message?: string }> };
     console.info(`npm test in the clean clone: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests} skipped`);
     expect(test.code, `${test.stdout.slice(-4000)}\n${test.stderr.slice(-4000)}`).toBe(0);

@@ -106,5 +106,5 @@ describe.skipIf(!git.available)('a newcomer on a machine with only Node and npm'
     for (const [tool, apt] of [['socat', 'socat'], ['gammu', 'gammu'], ['tmux', 'tmux'], ['shellcheck', 'shellcheck'], ['systemd-analyze', 'systemd']]) {
       expect(test.stdout + test.stderr, tool).toContain(`skipped: needs ${tool}: apt-get install ${apt}`);
     }
-  }, 3_600_000);
+  }, 7_200_000);
 });

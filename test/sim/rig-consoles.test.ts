@@ -84,11 +84,24 @@ async function operate(rig: Rig, way: 'socket' | 'pty'): Promise<void> {
       expect(screen).not.toContain(secret);
     }
   }
-  // Logging out leaves the console as it was found (a pty's session outlives its terminal).
-  for (const [name, term] of [['hot', hot], ['cold', cold]] as const) {
-    term.line('logout');
-    await term.waitFor(new RegExp(`logged out\\n(?:.*\\n)*hsm-${name}\\(running/link:up\\)> $`));
-    await term.close();
+  await logout(hot, 'hot');
+  await logout(cold, 'cold');
+}
+
+/** Logging out leaves the console as it was found (a pty's session outlives its terminal). */
+async function logout(term: SerialTerminal, name: 'hot' | 'cold'): Promise<void> {
+  term.line('logout');
+  await term.waitFor(new RegExp(`logged out\\n(?:.*\\n)*hsm-${name}\\(running/link:up\\)> $`));
+  await term.close();
+}
+
+/** Each device's own console answers `status` on this way in. */
+async function reach(rig: Rig, way: 'socket' | 'pty'): Promise<void> {
+  for (const name of ['hot', 'cold'] as const) {
+    const term = await login(rig, name, way);
+    term.line('status');
+    expect(await term.waitFor(new RegExp(`node +\\d+\\.\\d+\\.\\d+\\nhsm-${name}\\(running/link:up\\)\\$ $`))).toMatch(new RegExp(`device +hsm-${name}\\nstate +running `));
+    await logout(term, name);
   }
 }
 
@@ -127,7 +140,7 @@ describe('the rig serves both consoles', () => {
     expectSockets(rig);
     expect(rig.ready.consoles).toEqual({ hot: `${rig.ready.stateDir}/consoles/hot`, cold: `${rig.ready.stateDir}/consoles/cold` });
     await operate(rig, 'pty');
-    await operate(rig, 'socket');
+    await reach(rig, 'socket');
     await stop();
     for (const path of [...Object.values(rig.ready.consoleSockets), ...Object.values(rig.ready.consoles)]) expect(existsSync(path), path).toBe(false);
   }, 300_000);

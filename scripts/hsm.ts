@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAudit } from './cli/audit.ts';
 import { registerBench } from './cli/bench.ts';
+import { registerConsole } from './cli/console.ts';
 import { registerDemo } from './cli/demo.ts';
 import { registerDevices } from './cli/device.ts';
 import { registerDoctor } from './cli/doctor.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
 
   registerSim(program);
   registerDemo(program);
+  registerConsole(program);
   registerKeys(program);
   registerMsg(program);
   registerVtest(program);

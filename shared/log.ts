@@ -1,10 +1,12 @@
 /**
  * Structured logs (pino) that are safe to share (DESIGN.md, rule 7). Known secret-bearing keys
  * are censored at any of the first levels of nesting, so a careless `log.info({ seed })` still
- * prints `[redacted]`; firmware code must nevertheless never pass secrets to a logger.
+ * prints `[redacted]`; firmware code must nevertheless never pass secrets to a logger. Lines are
+ * JSON, or human ones for a terminal (`format: 'pretty'`, log-format.ts).
  * @module
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { prettyDestination, type LogFormat } from './log-format.ts';
 
 export type { Logger } from 'pino';
 
@@ -40,6 +42,8 @@ export interface LogOptions {
   name: string;
   level?: pino.LevelWithSilent;
   destination?: DestinationStream;
+  /** `json` (default) or `pretty`: one human line per entry, for a terminal. */
+  format?: LogFormat;
 }
 
 export function createLogger(options: LogOptions): Logger {
@@ -49,6 +53,9 @@ export function createLogger(options: LogOptions): Logger {
     redact: { paths: redactPaths(), censor: '[redacted]' },
     base: undefined,
   };
+  if (options.format === 'pretty') {
+    return pino(config, prettyDestination((options.destination ?? process.stdout) as NodeJS.WritableStream & { isTTY?: boolean }));
+  }
   return options.destination === undefined ? pino(config) : pino(config, options.destination);
 }
 

@@ -170,7 +170,7 @@ async function onMessage(message: RigToDevice): Promise<void> {
         if (due !== undefined && due <= follower.monotonic()) void follower.advance(0);
       }, 2).unref();
       random = new SeededRandom(message.seed);
-      const log = createLogger({ name: `hsm-${message.role}`, level: message.logLevel as 'info', destination: process.stderr });
+      const log = createLogger({ name: `hsm-${message.role}`, level: message.logLevel as 'info', destination: process.stderr, format: message.logFormat });
       device = await runDevice(message.role, message.profile, {
         clock,
         wireClock: new RealClock(),

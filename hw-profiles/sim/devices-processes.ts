@@ -11,6 +11,13 @@
  * instant and the rig waits until both have run what fell due (process-protocol.ts). The rig
  * plays the operator over IPC as InProcessDevices does directly, and `kill` is a power cut:
  * SIGKILL, then the same device started again on the same state directory and unlocked.
+ *
+ * The rig supervises its devices as systemd does on a Pi (restart-policy.ts): a device process
+ * that dies on its own (a crash, a `kill -9` from outside) is started again after RestartSec
+ * and unlocked, within the units' start limit; each step is an event (`device.exited`,
+ * `device.restarting`, `device.restarted`, `device.failed`) and `/status` shows the count.
+ * A message to a device that is already gone is dropped, never an error of the rig's; and no
+ * device process or socat outlives the rig (lifeline.ts).
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -20,15 +27,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HsmError } from '../../shared/errors.ts';
+import type { TimerHandle } from '../../shared/clock.ts';
 import { createPairingFile } from '../../shared/link/pairing.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import type { SeededRandom } from '../../shared/random.ts';
 import { loadProfile, parseProfile, type PortSpec, type Profile, type Role } from '../profile.ts';
-import type { DeviceStates, DevicesContext, RigDevices } from './devices.ts';
+import type { DeviceStates, DeviceSupervision, DevicesContext, RigDevices } from './devices.ts';
 import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
 import type { DeviceView } from './dashboard/device-view.ts';
+import { sendToChild } from './ipc-send.ts';
+import { tieDirectory, tieProcess } from './lifeline.ts';
 import type { DeviceStatus, DeviceToRig, OperatorCall, RigToDevice } from './process-protocol.ts';
+import { RESTART_POLICY, RestartBudget, restartsAfter } from './restart-policy.ts';
 import { createPtyPair, type PtyPair } from './uart/pty-pair.ts';
 import { LINK_BAUD_RATE } from './world-config.ts';
 
@@ -54,6 +65,14 @@ interface DeviceProcess {
   status: DeviceStatus;
   exited: Promise<void>;
   alive: boolean;
+  /** Set when the rig ends the process itself (a stop, a `kill` fault): no restart follows. */
+  endedByRig?: boolean;
+}
+
+/** What the supervisor knows of one device (`/status`). */
+interface Supervised extends DeviceSupervision {
+  budget: RestartBudget;
+  timer: TimerHandle | undefined;
 }
 
 export class ProcessDevices implements RigDevices {
@@ -71,9 +90,14 @@ export class ProcessDevices implements RigDevices {
   private hostPort = 0;
   private unfollow: (() => void) | undefined;
   private stopped = false;
+  /** Restarts start once the rig is up; a device failing during boot fails the boot. */
+  private supervising = false;
+  private readonly supervised: Record<Role, Supervised> = { hot: supervisedDevice(), cold: supervisedDevice() };
+  private readonly forgetDir: () => void;
 
   private constructor(private readonly ctx: DevicesContext) {
     this.dir = mkdtempSync(join(tmpdir(), 'hsm-sim-ports-'));
+    this.forgetDir = tieDirectory(this.dir);
     this.noise = ctx.random.fork('link-noise');
   }
 
@@ -143,6 +167,11 @@ export class ProcessDevices implements RigDevices {
     });
   }
 
+  supervision(): Record<Role, DeviceSupervision> {
+    const view = ({ state, restarts, lastExit }: Supervised): DeviceSupervision => ({ state, restarts, lastExit });
+    return { hot: view(this.supervised.hot), cold: view(this.supervised.cold) };
+  }
+
   linkNoise(bitFlipRate: number): void {
     this.bitFlipRate = bitFlipRate;
   }
@@ -158,6 +187,9 @@ export class ProcessDevices implements RigDevices {
   /** A power cut: the process dies at once; the same device then boots again and is unlocked. */
   async kill(device: Role): Promise<void> {
     const proc = this.require(device);
+    const { state } = this.supervised[device];
+    if (!proc.alive || state !== 'running') throw new HsmError('CONTROL_INPUT', `HSM-${device} is ${state === 'running' ? 'starting' : state}: there is no process to kill`, { field: 'device' });
+    proc.endedByRig = true;
     proc.child.kill('SIGKILL');
     await proc.exited;
     await this.startDevice(device);
@@ -169,9 +201,11 @@ export class ProcessDevices implements RigDevices {
     if (this.stopped) return;
     this.stopped = true;
     for (const role of ['hot', 'cold'] as const) {
+      this.ctx.clock.clearTimeout(this.supervised[role].timer);
       const proc = this.procs.get(role);
       if (proc === undefined || !proc.alive) continue;
-      proc.child.send({ type: 'stop' } satisfies RigToDevice);
+      proc.endedByRig = true;
+      if (!this.send(proc, { type: 'stop' })) proc.child.kill('SIGKILL');
       const timer = setTimeout(() => proc.child.kill('SIGKILL'), STOP_LIMIT_MS);
       await proc.exited;
       clearTimeout(timer);
@@ -181,6 +215,7 @@ export class ProcessDevices implements RigDevices {
     for (const modem of this.modems.splice(0)) await modem.close().catch(() => undefined);
     for (const pair of this.pairs.splice(0)) await pair.close().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
+    this.forgetDir();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -216,6 +251,7 @@ export class ProcessDevices implements RigDevices {
     await this.startDevice('hot');
     await this.operate('hot', 'fresh');
     await this.ctx.waitFor(() => this.linkUp(), 'the HSM link to come up', 300_000);
+    this.supervising = true;
   }
 
   /** The simulated profile (sim.json) with the world's ptys, SIMs and state directories. */
@@ -285,18 +321,25 @@ export class ProcessDevices implements RigDevices {
       alive: true,
     };
     this.procs.set(role, proc);
+    const untie = tieProcess(child.pid);
     let started = false;
     let failure: string | undefined;
+    // A send to a process that just died fails with EPIPE; send() drops such messages, and
+    // anything else the child object reports is the device's trouble, not the rig's.
+    child.on('error', (error) => this.ctx.log.debug({ device: role, err: error.message }, 'a device process channel error'));
     child.on('exit', (code, signal) => {
+      untie();
       proc.alive = false;
       proc.status = { ...proc.status, state: 'stopped', detail: '"stopped"', linkUp: false, running: false };
-      if (!this.stopped && signal !== 'SIGKILL') this.ctx.log.error({ device: role, code, signal }, 'a device process exited');
       failure ??= `the HSM-${role} process exited (${signal ?? code})`;
       markExited();
+      if (this.stopped || proc.endedByRig === true) return;
+      if (this.supervising) this.onDeviceDied(proc, code, signal);
+      else this.ctx.log.error({ device: role, code, signal }, 'a device process exited while the rig was starting');
     });
     child.on('message', (message: DeviceToRig) => this.onMessage(proc, message, () => (started = true), (error) => (failure = error)));
     const seed = Buffer.from(this.ctx.random.fork(`hsm-${role}@${clock.now()}`).bytes(32)).toString('hex');
-    child.send({
+    this.send(proc, {
       type: 'start',
       role,
       profile: this.profile,
@@ -304,8 +347,9 @@ export class ProcessDevices implements RigDevices {
       now: clock.now(),
       seed,
       logLevel: this.ctx.log.level,
+      logFormat: this.ctx.logFormat ?? 'json',
       ...(kdf === undefined ? {} : { kdf }),
-    } satisfies RigToDevice);
+    });
     await this.ctx.waitFor(() => started || failure !== undefined, `the HSM-${role} process to start`, 600_000);
     if (!started) throw new HsmError('RIG_PROCESSES', failure ?? `the HSM-${role} process did not start`, { field: 'processes' });
   }
@@ -328,8 +372,8 @@ export class ProcessDevices implements RigDevices {
         return;
       case 'ask':
         void this.pairingFile(message.hotIdentity).then(
-          (file) => proc.child.send({ type: 'answer', id: message.id, ok: true, value: file } satisfies RigToDevice),
-          (error: unknown) => proc.child.send({ type: 'answer', id: message.id, ok: false, error: (error as Error).message } satisfies RigToDevice),
+          (file) => this.send(proc, { type: 'answer', id: message.id, ok: true, value: file }),
+          (error: unknown) => this.send(proc, { type: 'answer', id: message.id, ok: false, error: (error as Error).message }),
         );
         return;
       case 'failed':
@@ -370,7 +414,7 @@ export class ProcessDevices implements RigDevices {
     const id = this.nextId++;
     let reply: Extract<DeviceToRig, { type: 'result' }> | undefined;
     this.pending.set(id, (message) => (reply = message as Extract<DeviceToRig, { type: 'result' }>));
-    proc.child.send({ type: 'call', id, call } satisfies RigToDevice);
+    this.send(proc, { type: 'call', id, call });
     await this.ctx.waitFor(() => reply !== undefined || !proc.alive, `HSM-${role} to ${call.method}`, 600_000);
     if (reply === undefined) throw new HsmError('RIG_PROCESSES', `the HSM-${role} process exited during ${call.method}`, { field: 'processes' });
     if (!reply.ok) throw new HsmError('RIG_PROCESSES', `HSM-${role} ${call.method}: ${reply.error ?? 'failed'}`, { field: 'processes' });
@@ -394,7 +438,7 @@ export class ProcessDevices implements RigDevices {
               clearTimeout(timer);
               resolve();
             });
-            proc.child.send({ type: 'clock', id, now } satisfies RigToDevice);
+            if (!this.send(proc, { type: 'clock', id, now })) resolve();
           }),
       );
     await Promise.all(acks);
@@ -420,11 +464,72 @@ export class ProcessDevices implements RigDevices {
     return this.procs.get('hot')?.status.linkUp === true && this.procs.get('cold')?.status.running === true;
   }
 
+  /**
+   * Sends to a device process if it can still hear; a message to one that is gone (an exit the
+   * rig has not seen yet shows as EPIPE) is dropped. Returns false when it was not sent.
+   */
+  private send(proc: DeviceProcess, message: RigToDevice): boolean {
+    if (!proc.alive) return false;
+    return sendToChild(proc.child, message, (error) =>
+      this.ctx.log.debug({ device: proc.role, type: message.type, err: error.message }, 'a message to a device process that is gone was dropped'),
+    );
+  }
+
+  /** A device process died on its own: restart it as systemd would (restart-policy.ts). */
+  private onDeviceDied(proc: DeviceProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const { clock, log, publish } = this.ctx;
+    const role = proc.role;
+    const supervised = this.supervised[role];
+    const exit = signal ?? `exit ${code}`;
+    supervised.lastExit = { at: new Date(clock.now()).toISOString(), code, signal };
+    publish('device.exited', { device: role, code, signal });
+    if (!restartsAfter(code, signal)) {
+      supervised.state = 'stopped';
+      log.warn({ device: role, exit }, 'a device process stopped on its own; it is not restarted (Restart=on-failure)');
+      return;
+    }
+    if (!supervised.budget.take(clock.now())) {
+      supervised.state = 'failed';
+      proc.status = { ...proc.status, detail: '"failed"' };
+      publish('device.failed', { device: role, reason: `${RESTART_POLICY.burst} restarts within ${RESTART_POLICY.intervalMs / 60_000} min (the start limit)` });
+      log.error({ device: role, exit }, 'a device process keeps dying: the start limit is reached, it stays down');
+      return;
+    }
+    supervised.state = 'restarting';
+    proc.status = { ...proc.status, detail: '"restarting"' };
+    log.warn({ device: role, exit, inMs: RESTART_POLICY.delayMs }, 'a device process died; restarting it');
+    publish('device.restarting', { device: role, exit, inMs: RESTART_POLICY.delayMs });
+    supervised.timer = clock.setTimeout(() => void this.restart(role), RESTART_POLICY.delayMs);
+  }
+
+  private async restart(role: Role): Promise<void> {
+    const supervised = this.supervised[role];
+    supervised.timer = undefined;
+    if (this.stopped) return;
+    try {
+      await this.startDevice(role);
+      await this.operate(role, 'resumed');
+      supervised.state = 'running';
+      supervised.restarts++;
+      this.ctx.publish('device.restarted', { device: role, pid: this.procs.get(role)?.child.pid, restarts: supervised.restarts });
+    } catch (error) {
+      // A process that died on the way was handed to onDeviceDied already; one that lives but
+      // could not be unlocked is killed, so the next attempt (or the start limit) follows.
+      this.ctx.log.error({ device: role, err: (error as Error).message }, 'restarting a device process failed');
+      const proc = this.procs.get(role);
+      if (proc?.alive === true && !this.stopped) proc.child.kill('SIGKILL');
+    }
+  }
+
   private require(role: Role): DeviceProcess {
     const proc = this.procs.get(role);
     if (proc === undefined) throw new Error(`invariant failed: no HSM-${role} process`);
     return proc;
   }
+}
+
+function supervisedDevice(): Supervised {
+  return { state: 'running', restarts: 0, lastExit: null, budget: new RestartBudget(), timer: undefined };
 }
 
 /** A loopback port nothing listens on now, for HSM-Hot's host API across restarts. */

@@ -9,6 +9,7 @@
 import type { SimulatedClock } from '../../shared/clock.ts';
 import { createPairingFile } from '../../shared/link/pairing.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { LogFormat } from '../../shared/log-format.ts';
 import type { SeededRandom } from '../../shared/random.ts';
 import { identityPublicKey } from '../../shared/store/identity.ts';
 import type { KdfCost } from '../../shared/store/vault.ts';
@@ -39,12 +40,25 @@ export interface DevicesContext {
   kdf?: KdfCost;
   /** Where the consoles' terminal ends go (`<dir>/hot`, `<dir>/cold`), and their first password. */
   consoles: { dir: string; password: string };
+  /** How the device processes write their logs (the rig's own format). */
+  logFormat?: LogFormat;
+  /** Publishes a world event (the supervisor's restarts). */
+  publish: (type: string, details: Record<string, unknown>) => void;
   log: Logger;
 }
 
 export interface DeviceStates {
   hot: string;
   cold: string;
+}
+
+/** A supervised device process (separate processes only): restarted as systemd would. */
+export interface DeviceSupervision {
+  /** `running`; `restarting` (waiting RestartSec, or booting); `failed` (start limit); `stopped` (exited cleanly on its own). */
+  state: 'running' | 'restarting' | 'failed' | 'stopped';
+  /** Restarts after the process died on its own (a `kill` fault's power cycle is not one). */
+  restarts: number;
+  lastExit: { at: string; code: number | null; signal: string | null } | null;
 }
 
 /** What the rig needs from its devices, whichever way they run. */
@@ -61,6 +75,8 @@ export interface RigDevices {
   replugModem(index: 0 | 1): void;
   /** Kills a device without warning and starts it again (separate processes only). */
   kill?(device: 'hot' | 'cold'): Promise<void>;
+  /** The supervisor's view of each device process (separate processes only). */
+  supervision?(): Record<'hot' | 'cold', DeviceSupervision>;
   stop(): Promise<void>;
 }
 

@@ -33,6 +33,7 @@ import type { ModemProfileName } from './gsm/modem-profiles.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
 import { SimulatedGsmNetwork, defaultCarriers, type SimCard } from './gsm/network.ts';
 import { startLinkStandIn, type LinkStandIn } from './link-standin.ts';
+import { tieDirectory } from './lifeline.ts';
 import { createPtyPair, type PtyPair } from './uart/pty-pair.ts';
 
 export interface SimHardwareOptions {
@@ -102,6 +103,7 @@ export async function startSimHardware(options: SimHardwareOptions): Promise<Sim
   /** The link's far end: the other device's link port, or a spare end when the profile has one device. */
   const far = second ?? `${first}-peer`;
   const dir = mkdtempSync(join(tmpdir(), 'hsm-sim-'));
+  const forgetDir = tieDirectory(dir);
   const paths: Record<string, string> = {};
   const pairs: PtyPair[] = [];
   const modems: Record<string, SimModem> = {};
@@ -116,6 +118,7 @@ export async function startSimHardware(options: SimHardwareOptions): Promise<Sim
     for (const pair of pairs.splice(0)) await pair.close().catch(() => undefined);
     if (ownNetwork) network.stop();
     rmSync(dir, { recursive: true, force: true });
+    forgetDir();
   };
 
   try {

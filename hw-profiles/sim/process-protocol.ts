@@ -18,6 +18,7 @@
  * from its seed, and the channel is a pipe between a parent and its child.
  * @module
  */
+import type { LogFormat } from '../../shared/log-format.ts';
 import type { KdfCost } from '../../shared/store/vault.ts';
 import type { Profile, Role } from '../profile.ts';
 import type { DeviceView } from './dashboard/device-view.ts';
@@ -49,7 +50,7 @@ export type OperatorCall =
   | { method: 'console-password'; password: string };
 
 export type RigToDevice =
-  | { type: 'start'; role: Role; profile: Profile; stateDir: string; now: number; seed: string; kdf?: KdfCost; logLevel: string }
+  | { type: 'start'; role: Role; profile: Profile; stateDir: string; now: number; seed: string; kdf?: KdfCost; logLevel: string; logFormat: LogFormat }
   | { type: 'clock'; id: number; now: number }
   | { type: 'call'; id: number; call: OperatorCall }
   | { type: 'answer'; id: number; ok: boolean; value?: unknown; error?: string }

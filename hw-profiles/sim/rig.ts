@@ -12,6 +12,13 @@
  * A new state directory gets a new world (devices provisioned and paired, the hot wallet
  * funded, batch 0 of both wallets queued on vweb for the V-Device to check); an existing one
  * is resumed at the world time it stopped.
+ *
+ * In one process the world needs nothing outside npm: the consoles are served on Unix sockets
+ * (and on socat ptys as well when socat is installed). The options that need ptys (separate
+ * device processes, an external V-Device or administrator's modem) need socat and are refused
+ * before anything starts when it is missing. Nothing the rig starts or makes outlives it, even
+ * when it is killed (lifeline.ts), and a state directory is held by one rig at a time
+ * (state-lock.ts).
  * @module
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
@@ -25,6 +32,7 @@ import { NETWORKS, networkFor, parseCoin } from '../../shared/crypto/networks.ts
 import { parseOuts } from '../../shared/crypto/request-string.ts';
 import { Modem } from '../../shared/gsm/modem.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
+import type { LogFormat } from '../../shared/log-format.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import type { KdfCost } from '../../shared/store/vault.ts';
 import { ControlServer, type Fault } from './control-server.ts';
@@ -33,7 +41,12 @@ import { DashboardView } from './dashboard/world-view.ts';
 import { InProcessDevices, type DevicesContext, type RigDevices } from './devices.ts';
 import { ProcessDevices } from './devices-processes.ts';
 import { EventBus, describeSms } from './events.ts';
-import { consolePassword, serveRigConsoles } from './rig-consoles.ts';
+import { channelSummary, type ChannelSummary } from './channel-summary.ts';
+import { bridgeConsoleSocket } from './console-socket.ts';
+import { tieDirectory } from './lifeline.ts';
+import { consolePassword, consoleSocketPath, serveRigConsoles } from './rig-consoles.ts';
+import { claimStateDir } from './state-lock.ts';
+import { requireSocat } from './uart/pty-pair.ts';
 import { EmulatedModem } from './gsm/emulated-modem.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
 import { serveModemOnPty, type ServedModem } from './gsm/modem-pty.ts';
@@ -78,6 +91,8 @@ export interface RigOptions {
   /** PIN key-derivation cost (lower only in tests). */
   kdf?: KdfCost;
   log?: Logger;
+  /** The format of `log`, for the device processes' own logs. Default json. */
+  logFormat?: LogFormat;
 }
 
 export interface ReadyInfo {
@@ -109,8 +124,10 @@ export interface ReadyInfo {
   };
   vDevice: { mode: 'emulated'; sim2Failover: boolean } | { mode: 'external'; pty: string };
   adminModem: { pty: string } | null;
-  /** Terminal ends of the devices' consoles (`hot`, `cold`), for picocom, tio or screen. */
+  /** Terminal ends of the devices' console ptys (`hot`, `cold`), for picocom, tio or screen; empty without socat. */
   consoles: Record<string, string>;
+  /** The devices' console sockets (`hot`, `cold`), always: `hsm console hot --socket <path>`. */
+  consoleSockets: Record<string, string>;
   /** The operator password the rig set on consoles without an operator (rig-consoles.ts). */
   consolePassword: string | null;
   stateDir: string;
@@ -119,6 +136,8 @@ export interface ReadyInfo {
   processes: boolean;
   timeScale: number | 'manual';
   worldTime: string;
+  /** The SMS channel at READY, and the window in which a new one may open. */
+  channel: ChannelSummary;
 }
 
 export class Rig {
@@ -139,6 +158,8 @@ export class Rig {
   /** The SIMs' files (their message references), so a resumed world goes on where it stopped. */
   private readonly simStore: SimFileStore;
   private readonly temporary: boolean;
+  private readonly releaseStateDir: () => void;
+  private readonly forgetTemporary: () => void;
   private readonly world: WorldStore;
   private readonly random: SeededRandom;
   private readonly seed: string;
@@ -154,13 +175,16 @@ export class Rig {
     this.log = options.log ?? silentLogger;
     this.temporary = options.stateDir === undefined;
     this.stateDir = options.stateDir === undefined ? mkdtempSync(join(tmpdir(), 'hsm-sim-')) : resolve(options.stateDir);
+    this.forgetTemporary = this.temporary ? tieDirectory(this.stateDir) : () => undefined;
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    this.releaseStateDir = claimStateDir(this.stateDir);
     this.simStore = new SimFileStore(join(this.stateDir, 'sims'));
     // The store's own header records when the file was made, in real time.
     this.world = WorldStore.open(join(this.stateDir, 'world'), new RealClock(), Object.values(LEDGER_RECORDS));
     const origin = this.world.origin();
     if (origin !== undefined && options.seed !== undefined && options.seed !== origin.seed) {
       void this.world.close();
+      this.releaseStateDir();
       throw new HsmError('SEED_MISMATCH', `${this.stateDir} holds a world made from another seed; leave out --seed or use a new --state-dir`, { field: 'seed' });
     }
     this.resumed = origin !== undefined;
@@ -174,6 +198,10 @@ export class Rig {
   }
 
   static async start(options: RigOptions = {}): Promise<Rig> {
+    // Before anything starts: the options that need ptys need socat.
+    if (options.processes === true) requireSocat('--processes (the devices as separate processes on ptys)', 'processes');
+    if (typeof options.vDevice === 'object') requireSocat('--v-device external: (a modem on a pty)', 'v-device');
+    if (options.adminModem !== undefined) requireSocat('--admin-modem (a modem on a pty)', 'admin-modem');
     const rig = new Rig(options);
     try {
       await rig.boot();
@@ -272,7 +300,9 @@ export class Rig {
       waitFor: (condition, what, limitMs) => this.waitFor(condition, what, limitMs),
       settle: (promise, what, limitMs) => this.settle(promise, what, limitMs),
       consoles: { dir: join(this.stateDir, 'consoles'), password: consolePassword(this.seed) },
+      publish: (type, details) => void this.events.publish(type, details),
       log: this.log,
+      ...(this.o.logFormat === undefined ? {} : { logFormat: this.o.logFormat }),
       ...(this.o.kdf === undefined ? {} : { kdf: this.o.kdf }),
     };
     this.devices = this.o.processes === true ? await ProcessDevices.start(ctx) : await InProcessDevices.start(ctx);
@@ -403,7 +433,8 @@ export class Rig {
       },
       vDevice: vDeviceMode,
       adminModem: adminPty === null ? null : { pty: adminPty },
-      consoles: consoles.paths,
+      consoles: consoles.ptys,
+      consoleSockets: consoles.sockets,
       consolePassword: consoles.password,
       stateDir: this.stateDir,
       seed: this.seed,
@@ -411,6 +442,7 @@ export class Rig {
       processes: Boolean(this.o.processes),
       timeScale: this.timeScale,
       worldTime: new Date(clock.now()).toISOString(),
+      channel: channelSummary(await this.channelStatus(), clock.now(), { newWorld: !this.resumed }),
     };
     if (this.o.readyFile !== undefined) {
       const file = resolve(this.o.readyFile);
@@ -446,11 +478,21 @@ export class Rig {
   }
 
   /**
-   * Both consoles on ptys in `<state dir>/consoles/`: served here when the devices run in this
-   * process, by the device processes themselves otherwise.
+   * Both consoles in `<state dir>/consoles/`, on sockets and (with socat) on ptys: served here
+   * when the devices run in this process; by the device processes themselves on their ptys
+   * otherwise, with the sockets here in front of those ptys.
    */
-  private async serveConsoles(): Promise<{ paths: Record<string, string>; password: string }> {
-    if (this.devices instanceof ProcessDevices) return { paths: this.devices.consolePaths(), password: consolePassword(this.seed) };
+  private async serveConsoles(): Promise<{ ptys: Record<string, string>; sockets: Record<string, string>; password: string }> {
+    if (this.devices instanceof ProcessDevices) {
+      const ptys = this.devices.consolePaths();
+      const sockets: Record<string, string> = {};
+      for (const name of ['hot', 'cold'] as const) {
+        const socket = await bridgeConsoleSocket(consoleSocketPath(join(this.stateDir, 'consoles'), name), ptys[name], `hsm-${name}`);
+        this.cleanups.push(() => socket.close());
+        sockets[name] = socket.path;
+      }
+      return { ptys, sockets, password: consolePassword(this.seed) };
+    }
     const devices = this.devices as InProcessDevices;
     const consoles = await serveRigConsoles({
       dir: join(this.stateDir, 'consoles'),
@@ -573,6 +615,15 @@ export class Rig {
     this.events.publish('fault.injected', { ...fault });
   }
 
+  /** HSM-Cold's channel state as HSM-Hot reports it; undefined when it cannot say. */
+  private async channelStatus(): Promise<unknown> {
+    try {
+      return (await this.settle(this.hotClient.query('channel_status', {}), 'the channel status', 60_000)).data;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async status(): Promise<Record<string, unknown>> {
     let channel: unknown = null;
     try {
@@ -584,6 +635,7 @@ export class Rig {
     return {
       worldTime: new Date(this.clock.now()).toISOString(),
       devices: this.devices.states(),
+      supervision: this.devices.supervision?.() ?? null,
       hotApiConnected: this.hotClient.connected,
       channel,
       vDevice: this.vDevice === undefined ? 'external' : { channel: this.vDevice.currentChannel()?.cId ?? null, loop: this.vDevice.loopRunning },
@@ -650,7 +702,11 @@ export class Rig {
     } catch {
       // the store was never opened fully
     }
-    if (this.temporary) rmSync(this.stateDir, { recursive: true, force: true });
+    this.releaseStateDir();
+    if (this.temporary) {
+      rmSync(this.stateDir, { recursive: true, force: true });
+      this.forgetTemporary();
+    }
   }
 }
 

@@ -1,13 +1,16 @@
 /**
  * `hsm sim` (= `npm start`): the whole simulated system (hw-profiles/sim/rig.ts) until
  * Ctrl-C. stdout gets one readiness line, `READY {json}`, then (with `--events`) one JSON
- * line per world event; a human summary and logs go to stderr.
+ * line per world event; a human summary and logs go to stderr, the logs as human lines on a
+ * terminal and as JSON otherwise (`--log-format`).
  * @module
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { HsmError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
+import { defaultLogFormat, type LogFormat } from '../../shared/log-format.ts';
+import { channelLines } from '../../hw-profiles/sim/channel-summary.ts';
 import { Rig, type ReadyInfo, type RigOptions } from '../../hw-profiles/sim/rig.ts';
 import { parseIntegerOption, run } from './output.ts';
 
@@ -23,6 +26,7 @@ interface SimOptions {
   readyFile?: string;
   events?: boolean;
   logLevel: string;
+  logFormat?: string;
 }
 
 /** A seed file holds the seed as text, or JSON `{"seed": "...", "start": "<ISO time>"}`. */
@@ -68,6 +72,8 @@ export async function rigOptionsFrom(options: SimOptions): Promise<RigOptions> {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
     throw new HsmError('BAD_OPTION', `--log-level must be one of fatal, error, warn, info, debug, trace, silent`, { field: 'log-level' });
   }
+  const format = options.logFormat ?? defaultLogFormat(process.stderr);
+  if (format !== 'json' && format !== 'pretty') throw new HsmError('BAD_OPTION', `--log-format must be json or pretty, got "${format}"`, { field: 'log-format' });
   return {
     ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
     ...(seed === undefined ? {} : { seed: seed.seed }),
@@ -79,9 +85,13 @@ export async function rigOptionsFrom(options: SimOptions): Promise<RigOptions> {
     vDevice: parseVDeviceOption(options.vDevice),
     ...(options.adminModem === undefined ? {} : { adminModem: options.adminModem }),
     ...(options.readyFile === undefined ? {} : { readyFile: options.readyFile }),
-    log: createLogger({ name: 'hsm-sim', level: level as 'info', destination: process.stderr }),
+    log: createLogger({ name: 'hsm-sim', level: level as 'info', destination: process.stderr, format }),
+    logFormat: format satisfies LogFormat,
   };
 }
+
+/** Two signals this close together are one key press delivered twice (npm forwards what its process group got). */
+const SAME_KEY_PRESS_MS = 1_000;
 
 function summary(ready: ReadyInfo, temporary: boolean): string {
   const token = ready.api.tokens.hotSending.token;
@@ -102,7 +112,11 @@ function summary(ready: ReadyInfo, temporary: boolean): string {
         ]
       : []),
     ...(ready.adminModem === null ? [] : [`  admin phone  ${ready.adminModem.pty}`]),
-    ...Object.entries(ready.consoles).map(([name, pty]) => `  console      ${name} on ${pty}  (picocom -b 115200 ${pty})`),
+    ...channelLines(ready.channel, Date.parse(ready.worldTime)),
+    ...Object.entries(ready.consoleSockets).map(([name, socket]) => {
+      const pty = ready.consoles[name];
+      return `  console      ${name}: npx hsm console ${name} --socket ${socket}${pty === undefined ? '' : `  (or picocom -b 115200 ${pty})`}`;
+    }),
     ...(ready.consolePassword === null ? [] : [`  console login password ${ready.consolePassword}  (2fa enable turns on the codes privileged commands need)`]),
     `  state        ${ready.stateDir}${temporary ? ' (removed at exit; --state-dir keeps a world)' : ''}${ready.resumed ? ' (resumed)' : ''}`,
     'Ctrl-C stops.',
@@ -118,12 +132,13 @@ export function registerSim(program: Command): void {
     .option('--time-scale <n>', 'world time runs n times faster than real time, or "manual"', '1')
     .option('--api-port <port>', 'Open API port (0: any free port)', '0')
     .option('--control-port <port>', 'control and event-stream port (0: any free port)', '0')
-    .option('--processes', 'run HSM-Hot and HSM-Cold as separate processes over socat ptys')
-    .option('--v-device <mode>', '"emulated" (the released app), "emulated+sim2-failover" (with our SIM2 extension) or "external:<pty>" (an emulated phone modem on that pty for a real app or any AT client)', 'emulated')
-    .option('--admin-modem <pty>', "serve the administrator's phone as an emulated modem on this pty")
+    .option('--processes', 'run HSM-Hot and HSM-Cold as separate processes over socat ptys (needs socat)')
+    .option('--v-device <mode>', '"emulated" (the released app), "emulated+sim2-failover" (with our SIM2 extension) or "external:<pty>" (an emulated phone modem on that pty for a real app or any AT client; needs socat)', 'emulated')
+    .option('--admin-modem <pty>', "serve the administrator's phone as an emulated modem on this pty (needs socat)")
     .option('--ready-file <path>', 'write the ready information (JSON) to this file')
     .option('--events', 'print every world event as a JSON line on stdout')
     .option('--log-level <level>', 'log level on stderr', 'warn')
+    .option('--log-format <format>', 'logs as "pretty" human lines or "json" (default: pretty on a terminal, json otherwise)')
     .action((options: SimOptions) =>
       run({}, async () => {
         const rigOptions = await rigOptionsFrom(options);
@@ -132,13 +147,15 @@ export function registerSim(program: Command): void {
         process.stderr.write(`${summary(rig.ready, options.stateDir === undefined)}\n`);
         if (options.events === true) rig.events.subscribe((event) => void process.stdout.write(`${JSON.stringify(event)}\n`));
         await new Promise<void>((resolve) => {
-          let stopping = false;
+          let stopping: number | undefined;
           const stop = (signal: string): void => {
-            if (stopping) {
+            if (stopping !== undefined) {
+              // `npm start` forwards the Ctrl-C its process group already got: the same key press.
+              if (performance.now() - stopping < SAME_KEY_PRESS_MS) return;
               process.stderr.write(`${signal} again: exiting without a clean shutdown\n`);
               process.exit(130);
             }
-            stopping = true;
+            stopping = performance.now();
             process.stderr.write(`${signal}: stopping the simulation...\n`);
             void rig.stop().then(resolve, resolve);
           };

@@ -736,7 +736,8 @@ export class Modem {
       if (this.currentState !== 'starting') this.setState('recovering');
       while (live()) {
         this.emit({ type: 'recovery', level: current, reason });
-        this.log.warn({ level: current, reason }, 'bringing the modem up');
+        // Starting is not recovering: only a modem brought back from trouble is worth a warning.
+        this.log[reason === 'start' ? 'info' : 'warn']({ level: current, reason }, 'bringing the modem up');
         try {
           if (current === 3 || this.port === undefined || !this.port.isOpen) await this.exclusive(() => this.reopenPort());
           else if (current === 2) await this.resetModule();

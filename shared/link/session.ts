@@ -428,7 +428,10 @@ export class LinkSession {
 
   private reportDown(reason: string): void {
     this.counters.linkDowns++;
-    this.log.warn({ reason }, 'link down');
+    // The peer re-handshaking (both ends booting at once, or the peer restarted) is the protocol
+    // at work, not a fault: only a silent or failing link is worth a warning.
+    const resync = reason === 'peer does not know this session' || reason === 'peer started a new session';
+    this.log[resync ? 'debug' : 'warn']({ reason }, 'link down');
     for (const l of [...this.listeners.down]) l({ reason });
   }
 

@@ -23,7 +23,7 @@ describe('hsm CLI', () => {
     expect(help.code).toBe(0);
     const commands = [...help.stdout.slice(help.stdout.indexOf('Commands:')).matchAll(/^  ([a-z][a-z-]*)/gm)].map((m) => m[1]);
     expect(commands.slice(0, 2)).toEqual(['sim', 'demo']);
-    for (const command of ['keys', 'msg', 'vtest', 'audit', 'bench', 'modem-sim']) expect(commands).toContain(command);
+    for (const command of ['console', 'keys', 'msg', 'vtest', 'audit', 'bench', 'modem-sim']) expect(commands).toContain(command);
   });
 
   it('sim explains bad options and exits 2 without starting anything', async () => {

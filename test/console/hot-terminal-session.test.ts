@@ -11,14 +11,16 @@ import { PIN, PLATFORM } from '../hot/wallet-fixture.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { enrolOperator, totpCode } from './operator-driver.ts';
 import { FAST_CONSOLE_KDF, PASSWORD } from './harness.ts';
-import { TmuxTerminal } from './tmux-terminal.ts';
+import { TmuxTerminal, terminalTools } from './tmux-terminal.ts';
+
+const picocom = terminalTools('picocom');
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-describe('HSM-Hot console from a real terminal program over a pty', () => {
+describe.skipIf(!picocom.available)('HSM-Hot console from a real terminal program over a pty', () => {
   it('picocom: login, status, link, api-keys, lock with a TOTP code, unlock with the PIN, logout', async () => {
     const dir = tempDir('hot-tty-');
     const rig = await HotRig.create();

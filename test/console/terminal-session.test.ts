@@ -13,7 +13,10 @@ import { coldWorld, type ColdWorld } from '../cold/world.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { FAST_CONSOLE_KDF, PASSWORD } from './harness.ts';
 import { enrolOperator, totpCode } from './operator-driver.ts';
-import { TmuxTerminal } from './tmux-terminal.ts';
+import { TmuxTerminal, terminalTools } from './tmux-terminal.ts';
+
+const picocom = terminalTools('picocom');
+const tio = terminalTools('tio');
 
 interface Setup {
   world: ColdWorld;
@@ -43,7 +46,7 @@ async function setup(dir: string): Promise<Setup> {
 }
 
 describe('HSM-Cold console from real terminal programs over a pty', () => {
-  it('picocom: login, status, modem, channel open-window 15 with a TOTP code, logout', async () => {
+  it.skipIf(!picocom.available)('picocom: login, status, modem, channel open-window 15 with a TOTP code, logout', async () => {
     const dir = tempDir('cold-tty-');
     const { world, pty, secret } = await setup(dir);
     const term = TmuxTerminal.start(dir, ['picocom', '-b', '115200', '-q', pty.terminalPath]);
@@ -81,7 +84,7 @@ describe('HSM-Cold console from real terminal programs over a pty', () => {
     term.press('C-a', 'C-x');
   });
 
-  it('tio: arrow keys, backspace and ^C edit the line; brute-force logins lock the console', async () => {
+  it.skipIf(!tio.available)('tio: arrow keys, backspace and ^C edit the line; brute-force logins lock the console', async () => {
     const dir = tempDir('cold-tty-');
     const { world, pty } = await setup(dir);
     const term = TmuxTerminal.start(dir, ['tio', '-b', '115200', pty.terminalPath]);

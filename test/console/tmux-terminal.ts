@@ -5,6 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { osTool, osTools } from '../helpers/os-tools.ts';
+
+/** What a terminal-program test needs: tmux to drive it, socat for the console's pty, and the program. */
+export function terminalTools(program: 'picocom' | 'tio'): { available: boolean; skipReason: string | undefined } {
+  return osTools(osTool('tmux', 'tmux'), osTool('socat', 'socat'), osTool(program, program));
+}
 
 const POLL_MS = 40;
 

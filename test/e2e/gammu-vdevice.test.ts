@@ -14,12 +14,15 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { worldKeys } from '../../hw-profiles/sim/world-keys.ts';
+import { osTool, osTools } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { bitcoin, bitcoinMessage } from '../oracle/bitcoinjs.ts';
 import { oracleAddresses } from '../sim/rig-helpers.ts';
 import { startSim, type SimEvent } from './sim-process.ts';
 
 const SEED = 'gammu-v-device';
+/** Gammu is the V-Device's AT client; the rig serves its modem on a socat pty. */
+const tools = osTools(osTool('gammu', 'gammu'), osTool('socat', 'socat'));
 
 function gammu(config: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -51,7 +54,7 @@ async function send(config: string, to: string, text: string): Promise<void> {
   expect(sent.stdout + sent.stderr).toMatch(/OK, message reference=\d+/);
 }
 
-describe('Gammu as the V-Device of hsm sim --v-device external:<pty>', () => {
+describe.skipIf(!tools.available)('Gammu as the V-Device of hsm sim --v-device external:<pty>', () => {
   it('opens a channel with HSM-Cold using the spec strings, and the QC key signs a batch check', async () => {
     const dir = tempDir('hsm-gammu-v-');
     const pty = join(dir, 'v-device');

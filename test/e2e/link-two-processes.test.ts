@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPtyPair } from '../../hw-profiles/sim/uart/pty-pair.ts';
 import { DeviceStore } from '../../shared/store/store.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { TEST_COLLECTIONS, effects, results, totals } from '../link/harness.ts';
 
 const NODE = new URL('../link/fixtures/link-node.ts', import.meta.url).pathname;
 const REQUESTS = 300;
+const socat = osTool('socat', 'socat');
 
 interface Proc {
   child: ChildProcess;
@@ -58,7 +60,7 @@ function kill9(proc: Proc): Promise<void> {
 
 const settledAtLeast = (n: number) => (e: Record<string, unknown>) => e.event === 'settled' && (e.n as number) >= n;
 
-describe('link end to end: two processes over a socat pty pair, real serialport bindings', () => {
+describe.skipIf(!socat.available)('link end to end: two processes over a socat pty pair, real serialport bindings', () => {
   it(`${REQUESTS} requests complete exactly once although each side is killed with SIGKILL and restarted mid-exchange`, async () => {
     const dir = tempDir();
     const pair = await createPtyPair({ linkA: join(dir, 'ttyHot'), linkB: join(dir, 'ttyCold') });

@@ -45,10 +45,13 @@ async function killAll(children: ChildProcessWithoutNullStreams[]): Promise<void
 afterEach(() => killAll(running));
 afterAll(() => killAll(runningForFile));
 
-/** Starts `hsm sim`; it is killed after the test, or with `scope: 'file'` after the file's tests (a world several tests share). */
-export function startSim(args: string[], options: { scope?: 'test' | 'file' } = {}): SimProcess {
+/**
+ * Starts `hsm sim`; it is killed after the test, or with `scope: 'file'` after the file's tests
+ * (a world several tests share). `env` replaces variables of this process's environment (PATH...).
+ */
+export function startSim(args: string[], options: { scope?: 'test' | 'file'; env?: NodeJS.ProcessEnv } = {}): SimProcess {
   const started = Date.now();
-  const child = spawn(process.execPath, [HSM, 'sim', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [HSM, 'sim', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...options.env } });
   (options.scope === 'file' ? runningForFile : running).push(child);
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -14,7 +14,10 @@ import { MODEM_POOL_COLLECTIONS, ModemPool } from '../../shared/gsm/modem-pool.t
 import { EmulatedModem } from '../../hw-profiles/sim/gsm/emulated-modem.ts';
 import { serveModemOnPty, type ServedModem } from '../../hw-profiles/sim/gsm/modem-pty.ts';
 import { SimulatedGsmNetwork, defaultCarriers } from '../../hw-profiles/sim/gsm/network.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
+
+const socat = osTool('socat', 'socat');
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -61,7 +64,7 @@ async function setup() {
   return { clock, network, sim, emulated, served, modem, pool };
 }
 
-describe('the driver over a socat pty with the real serialport bindings', () => {
+describe.skipIf(!socat.available)('the driver over a socat pty with the real serialport bindings', () => {
   it('identifies the SIM, sends, receives single/multipart/UCS-2 messages and deletes them', async () => {
     const { network, sim, emulated, modem, pool } = await setup();
     await pool.start();

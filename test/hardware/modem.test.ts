@@ -21,7 +21,7 @@ import { EmulatedModem } from '../../hw-profiles/sim/gsm/emulated-modem.ts';
 import { serveModemOnPty } from '../../hw-profiles/sim/gsm/modem-pty.ts';
 import { SimulatedGsmNetwork, defaultCarriers } from '../../hw-profiles/sim/gsm/network.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { envNumber, hardwareTarget, skipUnlessDevice, type Target } from './target.ts';
+import { envNumber, hardwareTarget, skipUnlessDevice, socat, type Target } from './target.ts';
 
 const clock = new RealClock();
 const real = hardwareTarget('HSM_TEST_MODEM', "a modem's AT port, e.g. /dev/ttyUSB2");
@@ -37,7 +37,7 @@ interface ModemUnderTest {
 }
 
 const emulated: Target<ModemUnderTest> = {
-  skipReason: undefined,
+  skipReason: socat.skipReason,
   async open() {
     const network = new SimulatedGsmNetwork({ clock, carriers: defaultCarriers(), random: new SeededRandom('hw-modem/network') });
     for (const id of network.carrierIds) network.setFaults(id, { delayMs: [50, 150] });

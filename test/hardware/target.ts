@@ -3,13 +3,18 @@
  * once against the real device an environment variable names (HSM_TEST_MODEM, HSM_TEST_LINK,
  * HSM_TEST_CONSOLE). Without the variable the real-device tests are skipped at run time with
  * the reason (`ctx.skip(note)`, shown by `vitest --reporter=verbose`), and the reason is
- * printed once when the file loads, so the default reporter shows it too.
+ * printed once when the file loads, so the default reporter shows it too. The emulated runs
+ * need socat for their ptys: without it they skip the same way (under CI they fail).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'vitest';
 import { createPtyPair } from '../../hw-profiles/sim/uart/pty-pair.ts';
+import { osTool } from '../helpers/os-tools.ts';
+
+/** The emulated targets' ptys come from socat. */
+export const socat = osTool('socat', 'socat');
 
 export interface HardwareTarget {
   /** The device paths the variable names (comma-separated), when it is set. */
@@ -62,7 +67,7 @@ export interface Line {
 /** A socat pty pair in a directory of its own (not tempDir(), which goes after each test). */
 export function emulatedLine(names: [string, string]): Target<Line> {
   return {
-    skipReason: undefined,
+    skipReason: socat.skipReason,
     async open() {
       const dir = mkdtempSync(join(tmpdir(), 'hsm-hw-line-'));
       const pair = await createPtyPair({ linkA: join(dir, names[0]), linkB: join(dir, names[1]) });

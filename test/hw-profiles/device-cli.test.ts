@@ -11,10 +11,13 @@ import { silentLogger } from '../../shared/log.ts';
 import { systemdNotifier } from '../../scripts/cli/systemd.ts';
 import { hsm } from '../helpers/cli.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { SerialTerminal } from '../helpers/serial-terminal.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const HSM = new URL('../../bin/hsm.mjs', import.meta.url).pathname;
+/** `--profile sim` serves its simulated hardware on socat ptys. */
+const socat = osTool('socat', 'socat');
 const children: ChildProcessWithoutNullStreams[] = [];
 
 afterEach(async () => {
@@ -40,7 +43,7 @@ function notes(log: string): string[] {
   return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
 }
 
-describe('hsm cold --profile sim', () => {
+describe.skipIf(!socat.available)('hsm cold --profile sim', () => {
   it('runs under a service manager: READY, STATUS, WATCHDOG while healthy, and a clean stop on SIGTERM', async () => {
     const { bin, log } = fakeSystemdNotify();
     const child = spawn(process.execPath, [HSM, 'cold', '--profile', 'sim', '--seed', 'device-cli'], {
@@ -87,7 +90,7 @@ describe('hsm cold --profile sim', () => {
   }, 60_000);
 });
 
-describe('hsm hot|cold --profile sim: the operator console', () => {
+describe.skipIf(!socat.available)('hsm hot|cold --profile sim: the operator console', () => {
   /** Starts the device; returns the terminal end of its console and the child's output so far. */
   async function start(role: 'hot' | 'cold', seed: string): Promise<{ terminal: string; output: () => string }> {
     const child = spawn(process.execPath, [HSM, role, '--profile', 'sim', '--seed', seed], { env: { ...process.env, HSM_LOG_LEVEL: 'info' } });

@@ -20,9 +20,12 @@ import { startSimHardware, type SimHardware } from '../../hw-profiles/sim/hardwa
 import { FAST_KDF, MNEMONIC, baseConfig } from '../cold/fixture.ts';
 import { HOT_MNEMONIC, PLATFORM, TEST_KDF } from '../hot/wallet-fixture.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const clock = new RealClock();
+/** The simulated hardware's ports are socat ptys. */
+const socat = osTool('socat', 'socat');
 const COLD_PIN = '2468';
 const HOT_PIN = '482916';
 const HOT_CONFIG = { coins: [{ coin: 'BTC' as const, network: 'btc-main' as const, types: ['p2pkh' as const], fee: { maxFee: 100_000, dynamic: { maxRate: 50 }, fixed: { minRate: 2, maxRate: 20 } } }] };
@@ -44,7 +47,7 @@ function track(device: RunningDevice): RunningDevice {
 }
 
 describe('runDevice on the simulated hardware', () => {
-  it('runs HSM-Cold and HSM-Hot over real ptys: provisioned, paired, link up, modems found by SIM; a restart waits for the PIN', async () => {
+  it.skipIf(!socat.available)('runs HSM-Cold and HSM-Hot over real ptys: provisioned, paired, link up, modems found by SIM; a restart waits for the PIN', async () => {
     const hw = await hardware('run-device');
     const random = new SeededRandom('run-device/devices');
     const coldNotes: string[] = [];
@@ -114,7 +117,7 @@ describe('runDevice on the simulated hardware', () => {
     await eventually(() => again.cold!.snapshot.matches({ running: { link: 'up' } }), 'the link comes up after a lock and unlock', 45_000);
   }, 120_000);
 
-  it('a device whose machine fails stops feeding the watchdog', async () => {
+  it.skipIf(!socat.available)('a device whose machine fails stops feeding the watchdog', async () => {
     const hw = await hardware('run-device-fail');
     const first = await runDevice('cold', hw.profile, { clock, random: new SeededRandom('fail/1') });
     await eventually(() => first.cold!.snapshot.matches('provisioning'), 'provisioning');

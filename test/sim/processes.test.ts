@@ -7,7 +7,11 @@ import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ProcessDevices } from '../../hw-profiles/sim/devices-processes.ts';
 import type { Rig } from '../../hw-profiles/sim/rig.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { channelOpen, control, openApi, testRig } from './rig-helpers.ts';
+
+/** The device processes' ports are socat ptys. */
+const socat = osTool('socat', 'socat');
 
 const PAYEE = '1MCs9SZwLg9JvLo6pzvVBWtmSV1dakwyM1';
 
@@ -40,7 +44,7 @@ async function withdraw(rig: Rig, sats: number): Promise<string> {
   return rig.vweb.withdrawal(id)?.txHash as string;
 }
 
-describe('the rig with separate device processes', () => {
+describe.skipIf(!socat.available)('the rig with separate device processes', () => {
   it('runs each device in its own process on real ptys; kills and link noise lose nothing', async () => {
     const rig = await testRig({ seed: 'processes', processes: true });
     try {

@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import { createPtyPair } from '../../hw-profiles/sim/uart/pty-pair.ts';
+import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
+
+const socat = osTool('socat', 'socat');
 
 function received(port: Port, count: number): Promise<Buffer> {
   return new Promise((resolve) => {
@@ -18,7 +21,7 @@ function received(port: Port, count: number): Promise<Buffer> {
   });
 }
 
-describe('real serialport bindings over a socat pty pair', () => {
+describe.skipIf(!socat.available)('real serialport bindings over a socat pty pair', () => {
   it('moves bytes both ways, and an end can close and reopen while the pair stays up', async () => {
     const dir = tempDir();
     const pair = await createPtyPair({ linkA: join(dir, 'ttyA'), linkB: join(dir, 'ttyB') });

@@ -18,6 +18,7 @@ import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSerialPort, type Port } from '../../../shared/port.ts';
+import { tieDirectory } from '../lifeline.ts';
 import { createPtyPair, type PtyPair } from '../uart/pty-pair.ts';
 import type { EmulatedModem } from './emulated-modem.ts';
 import { PtyPresence } from './pty-presence.ts';
@@ -39,6 +40,7 @@ export interface ServeModemOptions {
 
 export async function serveModemOnPty(modem: EmulatedModem, path: string, options: ServeModemOptions = {}): Promise<ServedModem> {
   const privateDir = mkdtempSync(join(tmpdir(), 'hsm-modem-'));
+  const forgetDir = tieDirectory(privateDir);
   const inner = join(privateDir, 'modem');
   let pair: PtyPair | undefined;
   let port: Port | undefined;
@@ -70,6 +72,7 @@ export async function serveModemOnPty(modem: EmulatedModem, path: string, option
   } catch (error) {
     await pull();
     rmSync(privateDir, { recursive: true, force: true });
+    forgetDir();
     throw error;
   }
 
@@ -88,6 +91,7 @@ export async function serveModemOnPty(modem: EmulatedModem, path: string, option
     async close() {
       await pull();
       rmSync(privateDir, { recursive: true, force: true });
+      forgetDir();
     },
   };
 }

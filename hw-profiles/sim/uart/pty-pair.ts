@@ -7,11 +7,41 @@
  * When the last process holding one slave closes it, the master reads EIO and socat exits,
  * taking both ends with it. `keepOpen` holds a spare descriptor on each slave (never read), so
  * a device process can close, crash and reopen its end while the pair stays up.
+ *
+ * socat is the one program outside npm the simulation uses, and only for what needs a real
+ * pty: `socatInstalled()` says whether it is there, and `requireSocat(field)` refuses, before
+ * anything starts, an option that needs it. A socat started here never outlives this process
+ * (lifeline.ts), however the process ends.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { HsmError } from '../../../shared/errors.ts';
+import { tieProcess } from '../lifeline.ts';
+
+/** What to install on Debian, Ubuntu or Raspberry Pi OS to get socat. */
+export const SOCAT_PACKAGE = 'socat';
+
+/** Whether socat is on PATH (an executable file named `socat`). */
+export function socatInstalled(path = process.env.PATH ?? ''): boolean {
+  return path
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .some((dir) => {
+      try {
+        accessSync(join(dir, 'socat'), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Refuses `what` (an option, named by `field`) when socat is missing, naming the package. */
+export function requireSocat(what: string, field: string): void {
+  if (!socatInstalled()) throw new HsmError('NEEDS_SOCAT', `${what} needs socat for its ptys, and socat is not installed: sudo apt-get install ${SOCAT_PACKAGE}`, { field });
+}
 
 export interface PtyPairOptions {
   /** Symlink paths for the two ends. */
@@ -42,20 +72,31 @@ export async function createPtyPair(options: PtyPairOptions): Promise<PtyPair> {
   let stderr = '';
   let exited = false;
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exitPromise = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), resolve())));
+  const untie = tieProcess(child.pid);
+  const exitPromise = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), untie(), resolve())));
+  let spawnFailed = false;
   const spawnError = new Promise<never>((_, reject) =>
-    child.on('error', (error) => reject(new HsmError('PTY_SOCAT', `cannot run socat (is it installed?): ${error.message}`, { cause: error }))),
+    child.on('error', (error) => {
+      spawnFailed = true;
+      reject(new HsmError('PTY_SOCAT', `cannot run socat (sudo apt-get install ${SOCAT_PACKAGE}): ${error.message}`, { cause: error }));
+    }),
   );
 
   const deadline = Date.now() + (options.timeoutMs ?? 5000);
   const ready = (async (): Promise<void> => {
     while (!(existsSync(linkA) && existsSync(linkB) && /PTY is[\s\S]*PTY is[\s\S]*starting data transfer loop/.test(stderr))) {
+      if (spawnFailed) return;
       if (exited) throw new HsmError('PTY_SOCAT', `socat exited before the ptys were ready: ${stderr.trim()}`);
       if (Date.now() > deadline) throw new HsmError('PTY_SOCAT', `socat did not create ${linkA} and ${linkB} in time`);
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  await Promise.race([ready, spawnError]);
+  try {
+    await Promise.race([ready, spawnError]);
+  } catch (error) {
+    if (!exited && child.pid !== undefined) child.kill('SIGTERM');
+    throw error;
+  }
 
   const spares: number[] = [];
   if (options.keepOpen ?? true) {

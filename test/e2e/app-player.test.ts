@@ -18,7 +18,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadyInfo } from '../../hw-profiles/sim/rig.ts';
 import { osTool } from '../helpers/os-tools.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { fileTempDir } from '../helpers/temp.ts';
 import { bitcoin, bitcoinMessage } from '../oracle/bitcoinjs.ts';
 import { AtPhone } from './at-phone.ts';
 import { startSim, type SimProcess } from './sim-process.ts';
@@ -185,7 +185,7 @@ async function workOnce(): Promise<{ vtestId: string; status: any; form: Array<[
 
 describe.skipIf(!socat.available)('the released app, played from its spec, against hsm sim --v-device external:<pty>', () => {
   beforeAll(async () => {
-    const dir = tempDir('hsm-app-player-');
+    const dir = fileTempDir('hsm-app-player-');
     const pty = join(dir, 'phone');
     writeFileSync(join(dir, 'seed.json'), JSON.stringify({ seed: 'app-player', start: START }));
     sim = startSim(['--seed', join(dir, 'seed.json'), '--state-dir', join(dir, 'state'), '--v-device', `external:${pty}`, '--events'], { scope: 'file' });

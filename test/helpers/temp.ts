@@ -1,14 +1,22 @@
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 
 const created: string[] = [];
+const createdForFile: string[] = [];
 
 /** A fresh directory under the OS temp dir, removed after the current test. */
 export function tempDir(prefix = 'hsm-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   created.push(dir);
+  return dir;
+}
+
+/** A fresh directory under the OS temp dir that the file's tests share (a world started in `beforeAll`), removed after them. */
+export function fileTempDir(prefix = 'hsm-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  createdForFile.push(dir);
   return dir;
 }
 
@@ -34,4 +42,8 @@ function memoryRoot(): string {
 
 afterEach(() => {
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+afterAll(() => {
+  for (const dir of createdForFile.splice(0)) rmSync(dir, { recursive: true, force: true });
 });

@@ -21,7 +21,7 @@ import { silentLogger, type Logger } from '../shared/log.ts';
 import type { Coin } from '../shared/crypto/networks.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
-import { checkpointDue, writeCheckpoint } from '../shared/store/audit.ts';
+import { sealAuditWithIdentity } from '../shared/store/audit-seal.ts';
 import { identitySigner } from '../shared/store/identity.ts';
 import { DeviceStore, type WriteTx } from '../shared/store/store.ts';
 import { Vault, type KdfCost } from '../shared/store/vault.ts';
@@ -39,8 +39,6 @@ import { recordTimeSample, timeTrust, watchTimeTrust } from './time-trust.ts';
 export const COLD_APP = 'hsm-cold';
 export const COLD_SCHEMA_VERSION = 1;
 export const COLD_COLLECTIONS = [...Object.values(COLD_RECORDS), ...LINK_COLLECTIONS, ...MODEM_POOL_COLLECTIONS, ...CONSOLE_COLLECTIONS];
-/** Audit checkpoints are signed after this many entries (and at each sweep when due). */
-const CHECKPOINT_EVERY = 64;
 /** How often HSM-Hot's and the modems' clocks are sampled. */
 const TIME_SAMPLE_EVERY_MS = 10 * 60_000;
 /**
@@ -127,6 +125,7 @@ export class ColdDevice {
     this.log = options.log ?? silentLogger;
     this.store = DeviceStore.open(options.stateDir, { app: COLD_APP, schemaVersion: COLD_SCHEMA_VERSION, clock: options.clock, collections: COLD_COLLECTIONS });
     this.vault = new Vault(this.store, options.random);
+    sealAuditWithIdentity(this.store, this.vault, COLD_APP);
     this.actor = this.createMachineActor();
   }
 
@@ -384,8 +383,9 @@ export class ColdDevice {
       tx.del(COLD_RECORDS.device, SINGLETON);
       tx.del(COLD_RECORDS.config, SINGLETON);
       for (const { key } of [...tx.range(pairingCollection)]) tx.del(pairingCollection, key);
-      this.vault.erase(reason);
       tx.audit('cold.zeroized', { reason });
+      // The erase signs the audit head first, while the identity key still exists.
+      this.vault.erase(reason);
     });
     this.actor = this.createMachineActor();
     this.start();
@@ -622,7 +622,6 @@ export class ColdDevice {
     this.store.transact((tx) => {
       sweepChannels(r.svc, tx, now);
       watchTimeTrust(r.svc, tx, now);
-      if (checkpointDue(tx, CHECKPOINT_EVERY)) writeCheckpoint(tx, COLD_APP, identitySigner(tx, this.vault), now);
     });
     for (const listener of r.channelListeners) listener();
   }

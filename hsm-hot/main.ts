@@ -24,6 +24,7 @@ import { silentLogger } from '../shared/log.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
 import { CONSOLE_COLLECTIONS } from '../shared/console/collections.ts';
+import { sealAuditWithIdentity } from '../shared/store/audit-seal.ts';
 import { identityPublicKey, identitySigner } from '../shared/store/identity.ts';
 import type { CollectionDef } from '../shared/store/collection.ts';
 import { DeviceStore } from '../shared/store/store.ts';
@@ -287,13 +288,14 @@ export class HsmHot {
     const now = this.options.clock.now();
     store.transact((tx) => {
       const failed = failPendingRequests(tx, 'DEVICE_ZEROIZED', 'HSM-Hot was zeroized before HSM-Cold answered', now);
+      tx.audit('hot.zeroized', { reason, failedRequests: failed });
+      // The erase signs the audit head first, while the identity key still exists.
+      vault.erase(reason);
       const forgotten: Array<CollectionDef<unknown>> = [hotAccountsCollection, coldAccountsCollection, apiKeysCollection, nonceCollection, pairingCollection, coldStatusCollection, coldEventCollection, RPC_COLLECTIONS.outbox];
       for (const collection of forgotten) {
         for (const { key } of [...tx.range(collection)]) tx.del(collection, key);
       }
       tx.del(SYSTEM_COLLECTIONS.identity, META_KEYS.identity);
-      vault.erase(reason);
-      tx.audit('hot.zeroized', { reason, failedRequests: failed });
     });
     this.actor = this.bootMachine();
     await this.settle();
@@ -375,7 +377,10 @@ export class HsmHot {
   private openStore(): { store: DeviceStore; vault: Vault } {
     const { stateDir, clock, random } = this.options;
     this.storeValue ??= DeviceStore.open(stateDir, { app: HOT_APP, schemaVersion: HOT_SCHEMA_VERSION, clock, collections: HOT_COLLECTIONS });
-    this.vaultValue ??= new Vault(this.storeValue, random);
+    if (this.vaultValue === undefined) {
+      this.vaultValue = new Vault(this.storeValue, random);
+      sealAuditWithIdentity(this.storeValue, this.vaultValue, HOT_APP);
+    }
     return { store: this.storeValue, vault: this.vaultValue };
   }
 

@@ -15,6 +15,7 @@ import { Modem, type ModemOptions } from '../shared/gsm/modem.ts';
 import { MODEM_POOL_COLLECTIONS, ModemPool, type RetryPolicy } from '../shared/gsm/modem-pool.ts';
 import { LINK_COLLECTIONS, LinkEndpoint, type LinkStatus } from '../shared/link/endpoint.ts';
 import { importPairingFile, pairingCollection, pairingRecord, runPairingExchange, type PairingOutcome } from '../shared/link/pairing.ts';
+import { AuditWitness, DEVICE_APPS } from '../shared/link/audit-witness.ts';
 import { DEVICE_MESSAGES, type AccountXpub } from '../shared/link/messages.ts';
 import type { LinkTimings } from '../shared/link/session.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
@@ -36,7 +37,7 @@ import type { ColdServices } from './services.ts';
 import { applySms, prepareSms, triageSms } from './sms-router.ts';
 import { recordTimeSample, timeTrust, watchTimeTrust } from './time-trust.ts';
 
-export const COLD_APP = 'hsm-cold';
+export const COLD_APP = DEVICE_APPS.cold;
 export const COLD_SCHEMA_VERSION = 1;
 export const COLD_COLLECTIONS = [...Object.values(COLD_RECORDS), ...LINK_COLLECTIONS, ...MODEM_POOL_COLLECTIONS, ...CONSOLE_COLLECTIONS];
 /** How often HSM-Hot's and the modems' clocks are sampled. */
@@ -109,6 +110,8 @@ interface Running {
 export class ColdDevice {
   readonly store: DeviceStore;
   readonly vault: Vault;
+  /** Sends this log's signed heads to HSM-Hot and records HSM-Hot's. */
+  private readonly witness: AuditWitness;
   private readonly options: ColdDeviceOptions;
   private readonly log: Logger;
   private actor: Actor<typeof coldMachine>;
@@ -126,6 +129,7 @@ export class ColdDevice {
     this.store = DeviceStore.open(options.stateDir, { app: COLD_APP, schemaVersion: COLD_SCHEMA_VERSION, clock: options.clock, collections: COLD_COLLECTIONS });
     this.vault = new Vault(this.store, options.random);
     sealAuditWithIdentity(this.store, this.vault, COLD_APP);
+    this.witness = new AuditWitness({ store: this.store, role: 'cold', log: this.log.child({ part: 'audit-witness' }) });
     this.actor = this.createMachineActor();
   }
 
@@ -496,6 +500,7 @@ export class ColdDevice {
       if (outcome.ok && outcome.body !== undefined) this.recordRoundTrip(tx, 'hot', outcome.body.now, askedAt);
     });
     link.session.onUp(() => this.sampleTime(running));
+    this.witness.attach(link.rpc, link.peerIdentity, link.session);
     running.link = link;
     running.linkListeners.forEach((l) => l());
     link.start();
@@ -514,6 +519,7 @@ export class ColdDevice {
     if (r === undefined) return;
     this.running = undefined;
     for (const t of r.timers) this.options.clock.clearInterval(t);
+    this.witness.detach();
     r.link?.stop();
     await r.linkPort?.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the link port failed'));
     await r.pool.stop();

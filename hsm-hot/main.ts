@@ -15,6 +15,7 @@ import { createActor, fromCallback, fromPromise, waitFor, type ActorRefFrom, typ
 import type { Clock } from '../shared/clock.ts';
 import { HsmError } from '../shared/errors.ts';
 import { LINK_COLLECTIONS, LinkEndpoint } from '../shared/link/endpoint.ts';
+import { AuditWitness, DEVICE_APPS } from '../shared/link/audit-witness.ts';
 import { DEVICE_MESSAGES } from '../shared/link/messages.ts';
 import { pairingCollection, pairingRecord } from '../shared/link/pairing.ts';
 import { RPC_COLLECTIONS } from '../shared/link/rpc.ts';
@@ -44,7 +45,7 @@ import { apiTime } from './api-wire.ts';
 import { HotSendRequests, failPendingRequests, pendingRequestsCollection, requestCounterCollection, requestsCollection, unsignedTxCollection } from './requests.ts';
 import { formatPath } from './signer.ts';
 
-export const HOT_APP = 'hsm-hot';
+export const HOT_APP = DEVICE_APPS.hot;
 export const HOT_SCHEMA_VERSION = 1;
 
 export const HOT_COLLECTIONS = [
@@ -134,6 +135,8 @@ export class HsmHot {
   private storeValue: DeviceStore | undefined;
   private vaultValue: Vault | undefined;
   private runtime: Runtime | undefined;
+  /** Sends this log's signed heads to HSM-Cold and records HSM-Cold's. */
+  private witness: AuditWitness | undefined;
   private lastProvisioned: ProvisionedKeys | undefined;
   /** The port the host API first got when asked for any free one (port 0); kept while it runs again. */
   private boundHostPort: number | undefined;
@@ -380,6 +383,7 @@ export class HsmHot {
     if (this.vaultValue === undefined) {
       this.vaultValue = new Vault(this.storeValue, random);
       sealAuditWithIdentity(this.storeValue, this.vaultValue, HOT_APP);
+      this.witness = new AuditWitness({ store: this.storeValue, role: 'hot', log: this.log.child({ part: 'audit-witness' }) });
     }
     return { store: this.storeValue, vault: this.vaultValue };
   }
@@ -446,6 +450,7 @@ export class HsmHot {
       const session = endpoint.session;
       runtime.requests.attachLink(endpoint.rpc);
       runtime.coldLink.attachLink(endpoint.rpc, () => session.isUp);
+      this.witness?.attach(endpoint.rpc, endpoint.peerIdentity, session);
       offs.push(session.onUp(() => sendBack({ type: 'LINK_UP' })));
       offs.push(session.onDown(() => sendBack({ type: 'LINK_DOWN' })));
       offs.push(
@@ -465,6 +470,7 @@ export class HsmHot {
       for (const off of offs.splice(0)) off();
       if (endpoint !== undefined) {
         endpoint.stop();
+        this.witness?.detach();
         runtime.requests.detachLink();
         runtime.coldLink.detachLink();
         runtime.link = undefined;

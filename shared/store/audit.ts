@@ -22,7 +22,7 @@ import { SECRET_KEYS } from '../log.ts';
 import { verifyMessageWithPublicKey } from '../crypto/message-signature.ts';
 import { hexToBytesOrUndefined } from '../crypto/hash.ts';
 import type { ReadView, WriteTx } from './store.ts';
-import { META_KEYS, SYSTEM_COLLECTIONS, witnessedHeadSchema } from './system-collections.ts';
+import { META_KEYS, SYSTEM_COLLECTIONS } from './system-collections.ts';
 
 export type AuditDetails = Record<string, string | number | boolean | null>;
 
@@ -187,33 +187,6 @@ export interface WitnessedHead extends SignedHead {
   identity: string;
   /** Where the peer recorded it: its app and the entry. */
   recordedBy: { app: string; seq: number } | null;
-}
-
-/** The audit entry kind a device writes when it records its peer's signed head. */
-export const PEER_HEAD_KIND = 'audit.peer-head';
-
-/** Details of the `audit.peer-head` entry recording `head`, checked with `identity`. */
-export function peerHeadDetails(head: SignedHead, identity: string): AuditDetails {
-  return { app: head.app, identity, seq: head.seq, hash: head.hash, at: head.at, signature: head.signature };
-}
-
-/** The heads of `app`'s log recorded in `view`'s log (its peer's), oldest first. */
-export function witnessedHeads(view: ReadView, app?: string): WitnessedHead[] {
-  const recorder = view.get(SYSTEM_COLLECTIONS.meta, META_KEYS.store)?.app ?? 'unknown';
-  const out: WitnessedHead[] = [];
-  for (const key of view.keys(SYSTEM_COLLECTIONS.audit)) {
-    let entry: AuditEntry | undefined;
-    try {
-      entry = view.get(SYSTEM_COLLECTIONS.audit, key);
-    } catch {
-      continue; // the recorder's own check reports it
-    }
-    if (entry?.kind !== PEER_HEAD_KIND) continue;
-    const head = witnessedHeadSchema.safeParse(entry.details);
-    if (!head.success || (app !== undefined && head.data.app !== app)) continue;
-    out.push({ ...head.data, recordedBy: { app: recorder, seq: entry.seq } });
-  }
-  return out;
 }
 
 const MAX_PROBLEMS = 50;

@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { COLD_APP } from '../../hsm-cold/main.ts';
 import { auditTail, verifyAudit } from '../../shared/store/audit.ts';
+import { witnessStatus } from '../../shared/link/audit-witness.ts';
+import { witnessedHeads } from '../../shared/store/audit-witnesses.ts';
 import { identityPublicKey } from '../../shared/store/identity.ts';
 import { coldWorld, until } from './world.ts';
 
@@ -24,6 +26,14 @@ describe('HSM-Cold audit checkpoints', () => {
       expect(report.entries).toBeGreaterThan(8);
       expect(report.lastCheckpointSeq).toBe(report.lastSeq);
       expect(report.uncoveredEntries).toBe(0);
+
+      // HSM-Hot (here its stand-in, with the same witness code) recorded HSM-Cold's heads.
+      await until(clock, () => witnessStatus(cold.store).witnessedSeq >= report.lastSeq - 1, 60_000);
+      const witnesses = witnessedHeads(world.hot.store, COLD_APP);
+      expect(witnesses.length).toBeGreaterThan(0);
+      const both = verifyAudit(cold.store, COLD_APP, identity, witnesses);
+      expect(both.problems).toEqual([]);
+      expect(both.lastWitnessedSeq).toBe(witnessStatus(cold.store).witnessedSeq);
     } finally {
       await world.shutdown();
     }

@@ -5,7 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { HOT_APP } from '../../hsm-hot/main.ts';
+import { witnessStatus } from '../../shared/link/audit-witness.ts';
 import { verifyAudit } from '../../shared/store/audit.ts';
+import { witnessedHeads } from '../../shared/store/audit-witnesses.ts';
 import { HotRig } from './rig.ts';
 
 let rig: HotRig | undefined;
@@ -32,5 +34,15 @@ describe('HSM-Hot audit checkpoints', () => {
     await r.restartHot();
     await r.until(() => r.hot.linkUp);
     covered();
+
+    // HSM-Cold (here its stand-in, with the same witness code) recorded HSM-Hot's heads, the
+    // one signed at this boot included.
+    const head = verifyAudit(r.hot.store, HOT_APP, identity).lastSeq;
+    await r.until(() => witnessStatus(r.hot.store).witnessedSeq >= head - 1);
+    const witnesses = witnessedHeads(r.cold.store, HOT_APP);
+    const both = verifyAudit(r.hot.store, HOT_APP, identity, witnesses);
+    expect(both.problems).toEqual([]);
+    expect(both.witnesses).toBe(witnesses.length);
+    expect(both.lastWitnessedSeq).toBe(witnessStatus(r.hot.store).witnessedSeq);
   });
 });

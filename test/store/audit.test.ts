@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { open } from 'lmdb';
-import { Packr } from 'msgpackr';
-import { join } from 'node:path';
 import { SimulatedClock } from '../../shared/clock.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { auditEntryHash, auditTail, checkpointDue, verifyAudit, writeCheckpoint, type AuditEntry } from '../../shared/store/audit.ts';
 import { sealAuditWithIdentity } from '../../shared/store/audit-seal.ts';
 import { createIdentity, identitySigner } from '../../shared/store/identity.ts';
 import { SYSTEM_COLLECTIONS } from '../../shared/store/system-collections.ts';
-import { DeviceStore, STORE_FILE } from '../../shared/store/store.ts';
+import { DeviceStore } from '../../shared/store/store.ts';
 import { Vault } from '../../shared/store/vault.ts';
+import { editAudit } from '../helpers/audit-raw.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', moreTypes: false });
 const FAST_KDF = { N: 1024, r: 8, p: 1 };
 
 /** A provisioned store with `entries` audit entries and a checkpoint every `every` entries. */
@@ -34,35 +31,6 @@ async function buildLog(entries: number, every = 10): Promise<{ dir: string; ide
   }
   await store.close();
   return { dir, identity };
-}
-
-interface RawAudit {
-  get: (k: number) => AuditEntry | undefined;
-  put: (k: number, v: unknown) => void;
-  del: (k: number) => void;
-  headPut: (v: unknown) => void;
-  /** Writes `bytes` as the value of `key` in the named database. */
-  raw: (db: string, key: string | number, bytes: Uint8Array) => void;
-}
-
-/** Edits the raw audit database of a closed store, bypassing every check. */
-async function tamper(dir: string, edit: (db: RawAudit) => void): Promise<void> {
-  const root = open({ path: join(dir, STORE_FILE), maxDbs: 64 });
-  const audit = root.openDB({ name: 'sys.audit', encoding: 'binary' });
-  const head = root.openDB({ name: 'sys.audit-head', encoding: 'binary' });
-  root.transactionSync(() => {
-    edit({
-      get: (k) => {
-        const raw = audit.getBinary(k);
-        return raw === undefined ? undefined : (packr.unpack(raw) as AuditEntry);
-      },
-      put: (k, v) => audit.putSync(k, packr.pack(v)),
-      del: (k) => audit.removeSync(k),
-      headPut: (v) => head.putSync('head', packr.pack(v)),
-      raw: (name, key, bytes) => root.openDB({ name, encoding: 'binary' }).putSync(key, Buffer.from(bytes)),
-    });
-  });
-  await root.close();
 }
 
 function verify(dir: string, identity?: string): ReturnType<typeof verifyAudit> {
@@ -94,7 +62,7 @@ describe('audit log', () => {
 
   it('names an edited entry', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       const e = db.get(12)!;
       db.put(12, { ...e, details: { ...e.details, amount: 999_999 } });
     });
@@ -106,7 +74,7 @@ describe('audit log', () => {
 
   it('names a rewritten stretch even when every later hash was recomputed', async () => {
     const { dir, identity } = await buildLog(30);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       // Forge entry 15 and re-chain everything after it, as an attacker with the file would.
       let prev = db.get(14)!.hash;
       for (let seq = 15; db.get(seq) !== undefined; seq++) {
@@ -130,7 +98,7 @@ describe('audit log', () => {
 
   it('names a removed entry', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => db.del(9));
+    await editAudit(dir, (db) => db.del(9));
     const report = verify(dir, identity);
     expect(report.firstBadSeq).toBe(9);
     expect(report.problems[0]!.code).toBe('AUDIT_GAP');
@@ -138,7 +106,7 @@ describe('audit log', () => {
 
   it('names reordered entries', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       const a = db.get(7)!;
       const b = db.get(8)!;
       db.put(7, b);
@@ -151,7 +119,7 @@ describe('audit log', () => {
 
   it('detects a truncated tail through the head record and through checkpoints', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       for (let seq = 18; seq <= 23; seq++) db.del(seq);
     });
     const report = verify(dir, identity);
@@ -160,7 +128,7 @@ describe('audit log', () => {
     expect(report.problems.map((p) => p.code)).toContain('AUDIT_TRUNCATED');
 
     const again = await buildLog(20);
-    await tamper(again.dir, (db) => {
+    await editAudit(again.dir, (db) => {
       for (let seq = 18; seq <= 23; seq++) db.del(seq);
       db.headPut({ seq: 17, hash: db.get(17)!.hash }); // the attacker fixes the head too
     });
@@ -188,7 +156,7 @@ describe('audit log', () => {
       ['sys.audit', 12, 'AUDIT_CORRUPT'],
     ] as const) {
       const { dir, identity } = await buildLog(20);
-      await tamper(dir, (raw) => raw.raw(db, key, garbage));
+      await editAudit(dir, (raw) => raw.raw(db, key, garbage));
       const report = verify(dir, identity);
       expect(report.ok, db).toBe(false);
       expect(report.problems.map((p) => p.code), db).toContain(code);

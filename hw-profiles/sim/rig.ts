@@ -333,9 +333,10 @@ export class Rig {
     this.watchDeviceStates();
 
     this.control = new ControlServer(this.events, {
+      now: () => this.clock.now(),
       status: () => this.status(),
-      advance: async (target) => {
-        await this.clock.advance('ms' in target ? target.ms : Math.max(0, target.to - this.clock.now()));
+      advance: async (ms) => {
+        await this.clock.advance(ms);
         return { now: new Date(this.clock.now()).toISOString() };
       },
       fault: (fault) => this.inject(fault),

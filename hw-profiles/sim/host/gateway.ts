@@ -25,6 +25,7 @@ import { MAX_BATCH_NO } from '../../../shared/crypto/batch-content.ts';
 import { COINS, getNetwork, type AddressType } from '../../../shared/crypto/networks.ts';
 import { MAX_MEMO_LENGTH, MAX_OUTS_LENGTH } from '../../../shared/crypto/request-string.ts';
 import { silentLogger, type Logger } from '../../../shared/log.ts';
+import { LruCache } from '../../../shared/lru-cache.ts';
 import type { DeviceStore } from '../../../shared/store/store.ts';
 import type { ChainTx, SimulatedChain } from './chain.ts';
 import { GatewayAuth, type GatewayScope, type GatewayToken } from './gateway-auth.ts';
@@ -36,6 +37,8 @@ import { WatchWallet } from './watch-wallet.ts';
 
 const TX_PAGE = 20;
 const HISTORY_PAGE = 1000;
+/** Address batches kept (each a thousand addresses, about 110 KB); the least recently used goes first. */
+export const GATEWAY_BATCH_CACHE = 16;
 
 export interface GatewayCoin {
   chain: SimulatedChain;
@@ -70,7 +73,7 @@ export class Gateway {
   private readonly auth: GatewayAuth;
   private readonly log: Logger;
   private readonly wallets = new Map<string, WatchWallet>();
-  private readonly batches = new Map<string, Array<{ index: number; address: string }>>();
+  private readonly batches = new LruCache<string, Array<{ index: number; address: string }>>(GATEWAY_BATCH_CACHE);
   private readonly listeners = new Set<(event: LedgerEvent) => void>();
 
   constructor(private readonly o: GatewayOptions) {
@@ -110,6 +113,11 @@ export class Gateway {
     this.app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(new GatewayError('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`))));
     this.routes('/api/v1/open', () => 'BTC');
     this.routes('/api/v1/open/:coin', (request) => String((request.params as { coin: string }).coin).toUpperCase());
+  }
+
+  /** Address batches in the cache. */
+  get cachedBatches(): number {
+    return this.batches.size;
   }
 
   onEvent(listener: (event: LedgerEvent) => void): () => void {

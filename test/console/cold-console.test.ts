@@ -18,8 +18,7 @@ import { redactSmsText } from '../../hsm-cold/console-views.ts';
 import { MNEMONIC, V_DEVICE, VDeviceKeys, vcCode } from '../cold/fixture.ts';
 import { settle, until } from '../cold/world.ts';
 import { ColdConsoleRig } from './cold-rig.ts';
-import { storeSnapshot } from './store-snapshot.ts';
-import { WITNESS_COLLECTIONS } from '../../shared/link/audit-witness.ts';
+import { isAuditBookkeeping, storeSnapshot } from './store-snapshot.ts';
 
 const A = '1NbbvxBYxGGCBhaM8mow1HFWA7dB5yukmY';
 
@@ -49,10 +48,8 @@ async function openChannel(r: ColdConsoleRig): Promise<{ cId: number; secret: Ui
 }
 
 /** Every HSM-Cold record except the console's own, the audit log and the parts that move by themselves. */
-// The audit log's own bookkeeping (the heads sent to HSM-Hot to witness) moves with every audited refusal.
-const AUDIT_BOOKKEEPING = new Set(Object.values(WITNESS_COLLECTIONS).map((c) => c.name));
 const DEVICE_STATE = COLD_COLLECTIONS.filter(
-  (c) => !c.name.startsWith('console.') && !c.name.startsWith('gsm.') && !c.name.startsWith('rpc.') && c.name !== 'cold.time-samples' && !AUDIT_BOOKKEEPING.has(c.name),
+  (c) => !c.name.startsWith('console.') && !c.name.startsWith('gsm.') && !c.name.startsWith('rpc.') && c.name !== 'cold.time-samples' && !isAuditBookkeeping(c),
 );
 
 describe('HSM-Cold console: read-only commands on HSM-Cold in the emulated world', () => {

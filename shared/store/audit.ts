@@ -1,19 +1,23 @@
 /**
  * The tamper-evident audit log: append-only entries in the device store, each chained to the
  * previous one, written in the same transaction as the change it records; and checkpoints, the
- * chain head signed now and then with the device identity key.
+ * chain head signed with the device identity key (with every audited transaction while the key
+ * is at hand: audit-seal.ts). The peer device records heads it is sent (audit-witnesses.ts,
+ * shared/link/audit-witness.ts); docs/audit-log.md gives the formats and the rule.
  *
  *   entry.hash = SHA-256( "hsm-audit/v1\n" ‖ canonical-JSON{seq, at, kind, details} ‖ prev )
  *   prev       = hash of entry seq-1 (32 zero bytes for entry 1)
  *   checkpoint = BIP-137 signature over "hsm-audit-checkpoint/v1:<app>:<seq>:<hash>:<at>"
  *
- * (YubiHSM2 chains its log the same way with SHA-256(entry ‖ prev); the signed checkpoint adds
- * what a chain alone cannot: an edit that rewrites every later hash is still caught.)
+ * (YubiHSM2 chains its log the same way with SHA-256(entry ‖ prev); the signed heads add what a
+ * chain alone cannot: an edit that rewrites every later hash is still caught, and a log cut
+ * back or rewritten past a head the peer witnessed contradicts that head.)
  *
- * Verification names the first bad entry: a missing or reordered one (sequence numbers must run
- * 1, 2, 3 ... with matching keys), a changed one (its hash, or the next entry's `prev`, no longer
- * matches), a rewritten stretch (a checkpoint signs a different hash), or a truncated tail (the
- * head record or a checkpoint names an entry that is gone).
+ * Verification names the first entry that can no longer be trusted: a missing or reordered one
+ * (sequence numbers must run 1, 2, 3 ... with matching keys), a changed one (its hash, or the
+ * next entry's `prev`, no longer matches), a rewritten stretch (a signed head has a different
+ * hash: the entry after the newest signed head below it that still matches), or a truncated
+ * tail (the head record or a signed head names an entry that is gone: the first one missing).
  * @module
  */
 import { createHash } from 'node:crypto';

@@ -146,6 +146,7 @@ export type AuditProblemCode =
   | 'AUDIT_CHECKPOINT_CORRUPT'
   | 'AUDIT_WITNESS_HASH'
   | 'AUDIT_WITNESS_INVALID'
+  | 'AUDIT_WITNESS_IDENTITY'
   | 'AUDIT_IDENTITY'
   | 'AUDIT_IDENTITY_RECORD'
   | 'AUDIT_NO_IDENTITY';
@@ -332,6 +333,30 @@ function resolveIdentity(view: ReadView, chain: Chain, pinned: string | undefine
   };
 }
 
+/** Whether `head` is signed by `identity` (hex public key). */
+function headSignatureValid(head: SignedHead, identity: string): boolean {
+  const publicKey = hexToBytesOrUndefined(identity);
+  return publicKey !== undefined && verifyMessageWithPublicKey(checkpointStatement(head.app, head.seq, head.hash, head.at), head.signature, publicKey);
+}
+
+/**
+ * The peer checked each head it witnessed against the identity it pinned at pairing. A head
+ * whose identity this log never created shows the log's identities rewritten (a whole log
+ * re-signed under a key of the thief's own): the first untrusted entry is the `identity.created`
+ * entry in force at that head, or the first entry when there is none.
+ */
+function checkWitnessedIdentities(witnesses: readonly WitnessedHead[], chain: Chain, identity: { known: Set<string>; at(seq: number): string | null }, problems: Problems): void {
+  const foreign = witnesses.find((w) => !identity.known.has(w.identity) && headSignatureValid(w, w.identity));
+  if (foreign === undefined) return;
+  const inForce = identity.at(Math.min(foreign.seq, chain.lastSeq));
+  const created = chain.identities.filter((i) => i.seq <= foreign.seq && i.publicKey === inForce).at(-1)?.seq ?? 1;
+  problems.add({
+    seq: created,
+    code: 'AUDIT_WITNESS_IDENTITY',
+    message: `the peer witnessed entry ${foreign.seq} signed by ${foreign.identity}, an identity this log never had; its identity ${inForce ?? 'unknown'} (entry ${created}) replaced it`,
+  });
+}
+
 function readCheckpoints(view: ReadView, app: string, problems: Problems): SignedPoint[] {
   const points: SignedPoint[] = [];
   for (const key of view.keys(SYSTEM_COLLECTIONS.auditCheckpoints)) {
@@ -376,8 +401,10 @@ export function verifyAudit(view: ReadView, app: string, identityPublicKey?: str
   const { lastSeq, hashes } = chain;
 
   const checkpoints = readCheckpoints(view, app, problems);
-  const witnessPoints: SignedPoint[] = witnesses
-    .filter((w) => w.app === app && identity.known.has(w.identity))
+  const ownWitnesses = witnesses.filter((w) => w.app === app);
+  checkWitnessedIdentities(ownWitnesses, chain, identity, problems);
+  const witnessPoints: SignedPoint[] = ownWitnesses
+    .filter((w) => identity.known.has(w.identity))
     .map((w) => ({
       source: 'witness' as const,
       app: w.app,
@@ -396,8 +423,7 @@ export function verifyAudit(view: ReadView, app: string, identityPublicKey?: str
   const signatureValid = (p: SignedPoint): boolean => {
     let valid = validity.get(p);
     if (valid === undefined) {
-      const publicKey = hexToBytesOrUndefined(p.identity);
-      valid = publicKey !== undefined && verifyMessageWithPublicKey(checkpointStatement(app, p.seq, p.hash, p.at), p.signature, publicKey);
+      valid = headSignatureValid(p, p.identity);
       validity.set(p, valid);
     }
     return valid;

@@ -22,6 +22,9 @@ export interface RawAudit {
   delCheckpoint(seq: number): void;
   /** Writes `bytes` as the value of `key` in the named database. */
   raw(db: string, key: string | number, bytes: Uint8Array): void;
+  /** Reads and writes a record of the named database as the store encodes it. */
+  record(db: string, key: string | number): unknown;
+  putRecord(db: string, key: string | number, value: unknown): void;
   /** Re-hashes entries `from`.. so each chains to the one before (and fixes the head). */
   rechain(from: number): void;
 }
@@ -49,6 +52,11 @@ export async function editAudit(dir: string, edit: (raw: RawAudit) => void): Pro
     putCheckpoint: (checkpoint) => checkpoints.putSync(checkpoint.seq, packr.pack(checkpoint)),
     delCheckpoint: (seq) => checkpoints.removeSync(seq),
     raw: (name, key, bytes) => db(name).putSync(key, Buffer.from(bytes)),
+    record: (name, key) => {
+      const bytes = db(name).getBinary(key);
+      return bytes === undefined ? undefined : packr.unpack(bytes);
+    },
+    putRecord: (name, key, value) => db(name).putSync(key, packr.pack(value)),
     rechain: (from) => {
       let prev = raw.get(from - 1)?.hash ?? '0'.repeat(64);
       const last = raw.last();

@@ -8,7 +8,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { worldKeys } from '../../hw-profiles/sim/world-keys.ts';
+import { bytesToHex } from '../../shared/crypto/hash.ts';
 import { signMessage } from '../../shared/crypto/message-signature.ts';
+import { secp } from '../../shared/crypto/secp.ts';
 import { checkpointStatement } from '../../shared/store/audit.ts';
 import { IDENTITY_SECRET } from '../../shared/store/identity.ts';
 import { DeviceStore } from '../../shared/store/store.ts';
@@ -78,6 +80,35 @@ describe('the audit tamper suite', () => {
     expect(report.problems.map((p) => p.code)).toContain('AUDIT_WITNESS_HASH');
     expect(report.firstBadSeq).toBeLessThanOrEqual(log.lastWitnessedSeq);
     key.fill(0);
+  });
+
+  it('names a full rewrite under a new identity key (the stolen store, not the key) through the peer\'s witnesses, with no identity pinned', async () => {
+    for (const device of DEVICES) {
+      const log = world.logs[device];
+      const thief = new SeededRandom(`thief-key/${device}`).bytes(32);
+      const thiefKey = bytesToHex(secp.getPublicKey(thief, true));
+      let created = 0;
+      const dir = await tampered(world, device, { ...TAMPERS[0]!, apply: () => undefined }, 2);
+      await editAudit(join(dir, device), (raw) => {
+        for (let seq = 1; seq <= raw.last() && created === 0; seq++) if (raw.get(seq)?.kind === 'identity.created') created = seq;
+        const entry = raw.get(created)!;
+        raw.put(created, { ...entry, details: { ...entry.details, publicKey: thiefKey } });
+        raw.rechain(created);
+        for (const cp of raw.checkpoints()) {
+          const hash = raw.get(cp.seq)!.hash;
+          raw.putCheckpoint({ ...cp, hash, identity: thiefKey, signature: signMessage(checkpointStatement(device, cp.seq, hash, cp.at), thief) });
+        }
+        raw.putRecord('sys.identity', 'device', { ...(raw.record('sys.identity', 'device') as object), publicKey: thiefKey });
+      });
+      // Alone, the rewritten log is consistent under its new key.
+      expect(check(dir, device, { witnesses: false }).ok, device).toBe(true);
+      // Its peer witnessed heads signed by the key it pinned at pairing, which the log no longer has.
+      const report = check(dir, device);
+      expect(report.ok, device).toBe(false);
+      expect(report.firstBadSeq, device).toBe(created);
+      expect(report.problems.find((p) => p.seq === created)?.code, device).toBe('AUDIT_WITNESS_IDENTITY');
+      expect(check(dir, device, { identity: log.identity }).ok, device).toBe(false);
+    }
   });
 
   it('hsm audit verify: 0 for the untouched pair, 1 for tampering found (also through an exported witness file), 2 for bad input', async () => {

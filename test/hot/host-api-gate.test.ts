@@ -13,7 +13,7 @@ import { PlatformClient, type ServerMessage } from './client.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { idleTcpSockets, idleWebSockets, platformGetsIn, releaseAll, sendOversizeFrameSlowly } from './idle-sockets.ts';
 import { HotRig } from './rig.ts';
-import { PLATFORM, STRANGER } from './wallet-fixture.ts';
+import { PLATFORM, READER, STRANGER, TEST_CONFIG } from './wallet-fixture.ts';
 
 let rig: HotRig | undefined;
 afterEach(async () => {
@@ -49,6 +49,25 @@ describe('host API admission', () => {
     const platform = await platformGetsIn(r.url, r.clock);
     expect((await platform.op('device_status', {})).msg).toBe('ack');
   }, 120_000);
+});
+
+describe('host API: authenticated connections', () => {
+  it('at the cap (2 here) a key reconnecting displaces its own oldest connection (1013); another key is refused, spending nothing', async () => {
+    const r = (rig = await HotRig.create({ coldRunning: false, config: { ...TEST_CONFIG, api: { maxConnections: 2 } } }));
+    const first = await r.client();
+    const second = await r.client();
+    const third = await r.client();
+    await eventually(() => first.closed, 'the oldest connection of the key closed');
+    expect(first.closeCode).toBe(1013);
+    expect(second.closed).toBe(false);
+    expect((await third.op('device_status', {})).msg).toBe('ack');
+
+    const reader = await PlatformClient.connect(r.url, READER);
+    const before = lastNonce(r.hot.store, READER.publicKey);
+    expectErr(await reader.auth(), API_ERROR.CONNECTION_LIMIT);
+    expect(lastNonce(r.hot.store, READER.publicKey)).toBe(before);
+    expect((await second.op('device_status', {})).msg).toBe('ack');
+  });
 });
 
 describe('host API nonces against an attacker', () => {

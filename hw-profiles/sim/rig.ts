@@ -42,7 +42,7 @@ import { LEDGER_RECORDS, GatewayLedger } from './host/gateway-ledger.ts';
 import { HotClient } from './host/hot-client.ts';
 import { Vweb } from './host/vweb.ts';
 import { VDevice } from './phone/v-device.ts';
-import { FEES, GATEWAY_COINS, INITIAL_FUNDING, ROTATION, WORLD_TIME_ZONE } from './world-config.ts';
+import { FEES, GATEWAY_COINS, INITIAL_FUNDING, ROTATION, WORLD_TIME_RANGE_TEXT, WORLD_TIME_ZONE, representableWorldTime } from './world-config.ts';
 import { WORLD_NUMBERS, worldKeys, type WorldKeys } from './world-keys.ts';
 import { WorldStore } from './world-store.ts';
 
@@ -138,6 +138,14 @@ export class Rig {
     this.resumed = origin !== undefined;
     this.seed = origin?.seed ?? options.seed ?? randomBytes(16).toString('hex');
     const start = this.world.lastTime() ?? origin?.start ?? options.start ?? Date.now();
+    if (!representableWorldTime(start)) {
+      const closed = this.world.close();
+      if (this.temporary) void closed.then(() => rmSync(this.stateDir, { recursive: true, force: true }));
+      const what = origin === undefined ? 'start' : `${this.stateDir} holds a world at`;
+      throw new HsmError('WORLD_TIME', `${what} ${new Date(start).toISOString()}, outside ${WORLD_TIME_RANGE_TEXT}, the times the firmware can represent (SMS time stamps end in 2089); use a new --state-dir`, {
+        field: 'start',
+      });
+    }
     if (origin === undefined) this.world.saveOrigin({ seed: this.seed, start, createdAt: start });
     this.clock = new SimulatedClock({ start });
     this.random = new SeededRandom(`hsm-sim/${this.seed}`);

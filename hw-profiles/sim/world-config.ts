@@ -22,6 +22,14 @@ export const LINK_BAUD_RATE = 115_200;
  */
 export const WORLD_TIME_RANGE = { first: Date.UTC(2000, 0, 2), last: Date.UTC(2089, 11, 31) } as const;
 
+/** Whether the firmware can represent world time `at` (WORLD_TIME_RANGE). */
+export function representableWorldTime(at: number): boolean {
+  return at >= WORLD_TIME_RANGE.first && at <= WORLD_TIME_RANGE.last;
+}
+
+/** WORLD_TIME_RANGE as text, for errors. */
+export const WORLD_TIME_RANGE_TEXT = `${new Date(WORLD_TIME_RANGE.first).toISOString()}..${new Date(WORLD_TIME_RANGE.last).toISOString()}`;
+
 /** The hot wallet's deposits when a world is created (satoshis). */
 export const INITIAL_FUNDING = [100_000_000n, 50_000_000n, 25_000_000n] as const;
 

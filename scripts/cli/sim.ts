@@ -10,7 +10,7 @@ import { HsmError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
 import { Rig, type ReadyInfo, type RigOptions } from '../../hw-profiles/sim/rig.ts';
 import { parseIntegerOption, run } from './output.ts';
-import { WORLD_TIME_RANGE } from '../../hw-profiles/sim/world-config.ts';
+import { WORLD_TIME_RANGE_TEXT, representableWorldTime } from '../../hw-profiles/sim/world-config.ts';
 
 interface SimOptions {
   stateDir?: string;
@@ -47,9 +47,8 @@ export function readSeedFile(path: string): { seed: string; start?: number } {
   if (start === undefined) return { seed };
   const at = typeof start === 'string' ? Date.parse(start) : Number.NaN;
   if (!Number.isFinite(at)) throw new HsmError('BAD_OPTION', `--seed: "start" in ${path} must be an ISO 8601 time`, { field: 'seed.start' });
-  if (at < WORLD_TIME_RANGE.first || at > WORLD_TIME_RANGE.last) {
-    const range = `${new Date(WORLD_TIME_RANGE.first).toISOString()}..${new Date(WORLD_TIME_RANGE.last).toISOString()}`;
-    throw new HsmError('BAD_OPTION', `--seed: "start" in ${path} must lie in ${range}, the times the firmware can represent`, { field: 'seed.start' });
+  if (!representableWorldTime(at)) {
+    throw new HsmError('BAD_OPTION', `--seed: "start" in ${path} must lie in ${WORLD_TIME_RANGE_TEXT}, the times the firmware can represent`, { field: 'seed.start' });
   }
   return { seed, start: at };
 }

@@ -15,13 +15,14 @@ import { Modem, type ModemOptions } from '../shared/gsm/modem.ts';
 import { MODEM_POOL_COLLECTIONS, ModemPool, type RetryPolicy } from '../shared/gsm/modem-pool.ts';
 import { LINK_COLLECTIONS, LinkEndpoint, type LinkStatus } from '../shared/link/endpoint.ts';
 import { importPairingFile, pairingCollection, pairingRecord, runPairingExchange, type PairingOutcome } from '../shared/link/pairing.ts';
+import { AuditWitness, DEVICE_APPS } from '../shared/link/audit-witness.ts';
 import { DEVICE_MESSAGES, type AccountXpub } from '../shared/link/messages.ts';
 import type { LinkTimings } from '../shared/link/session.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import type { Coin } from '../shared/crypto/networks.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
-import { checkpointDue, writeCheckpoint } from '../shared/store/audit.ts';
+import { sealAuditWithIdentity } from '../shared/store/audit-seal.ts';
 import { identitySigner } from '../shared/store/identity.ts';
 import { DeviceStore, type WriteTx } from '../shared/store/store.ts';
 import { Vault, type KdfCost } from '../shared/store/vault.ts';
@@ -36,11 +37,9 @@ import type { ColdServices } from './services.ts';
 import { applySms, prepareSms, triageSms } from './sms-router.ts';
 import { recordTimeSample, timeTrust, watchTimeTrust } from './time-trust.ts';
 
-export const COLD_APP = 'hsm-cold';
+export const COLD_APP = DEVICE_APPS.cold;
 export const COLD_SCHEMA_VERSION = 1;
 export const COLD_COLLECTIONS = [...Object.values(COLD_RECORDS), ...LINK_COLLECTIONS, ...MODEM_POOL_COLLECTIONS, ...CONSOLE_COLLECTIONS];
-/** Audit checkpoints are signed after this many entries (and at each sweep when due). */
-const CHECKPOINT_EVERY = 64;
 /** How often HSM-Hot's and the modems' clocks are sampled. */
 const TIME_SAMPLE_EVERY_MS = 10 * 60_000;
 /**
@@ -113,6 +112,8 @@ interface Running {
 export class ColdDevice {
   readonly store: DeviceStore;
   readonly vault: Vault;
+  /** Sends this log's signed heads to HSM-Hot and records HSM-Hot's. */
+  private readonly witness: AuditWitness;
   private readonly options: ColdDeviceOptions;
   private readonly log: Logger;
   private actor: Actor<typeof coldMachine>;
@@ -129,6 +130,8 @@ export class ColdDevice {
     this.log = options.log ?? silentLogger;
     this.store = DeviceStore.open(options.stateDir, { app: COLD_APP, schemaVersion: COLD_SCHEMA_VERSION, clock: options.clock, collections: COLD_COLLECTIONS });
     this.vault = new Vault(this.store, options.random);
+    sealAuditWithIdentity(this.store, this.vault, COLD_APP);
+    this.witness = new AuditWitness({ store: this.store, role: 'cold', log: this.log.child({ part: 'audit-witness' }) });
     this.actor = this.createMachineActor();
   }
 
@@ -387,8 +390,9 @@ export class ColdDevice {
       tx.del(COLD_RECORDS.device, SINGLETON);
       tx.del(COLD_RECORDS.config, SINGLETON);
       for (const { key } of [...tx.range(pairingCollection)]) tx.del(pairingCollection, key);
-      this.vault.erase(reason);
       tx.audit('cold.zeroized', { reason });
+      // The erase signs the audit head first, while the identity key still exists.
+      this.vault.erase(reason);
     });
     this.actor = this.createMachineActor();
     this.start();
@@ -499,6 +503,7 @@ export class ColdDevice {
       if (outcome.ok && outcome.body !== undefined) this.recordRoundTrip(tx, 'hot', outcome.body.now, askedAt);
     });
     link.session.onUp(() => this.sampleTime(running));
+    this.witness.attach(link.rpc, link.peerIdentity, link.session);
     running.link = link;
     running.linkListeners.forEach((l) => l());
     link.start();
@@ -517,6 +522,7 @@ export class ColdDevice {
     if (r === undefined) return;
     this.running = undefined;
     for (const t of r.timers) this.options.clock.clearInterval(t);
+    this.witness.detach();
     r.link?.stop();
     await r.linkPort?.close().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'closing the link port failed'));
     await r.pool.stop();
@@ -625,7 +631,6 @@ export class ColdDevice {
     this.store.transact((tx) => {
       sweepChannels(r.svc, tx, now);
       watchTimeTrust(r.svc, tx, now);
-      if (checkpointDue(tx, CHECKPOINT_EVERY)) writeCheckpoint(tx, COLD_APP, identitySigner(tx, this.vault), now);
     });
     for (const listener of r.channelListeners) listener();
   }

@@ -6,13 +6,14 @@
  * @module
  */
 import { addressBatchChunks } from '../shared/crypto/batch-derivation.ts';
+import { LruCache } from '../shared/lru-cache.ts';
 import type { Chain } from '../shared/crypto/hd.ts';
 import type { Account } from './accounts.ts';
 
 const CACHE_SIZE = 8;
 
 export class AddressLists {
-  private readonly cache = new Map<string, string[]>();
+  private readonly cache = new LruCache<string, string[]>(CACHE_SIZE);
 
   /** Addresses `from .. from+count-1` of `chain` of `account`, in index order. */
   async range(account: Account, chain: Chain, from: number, count: number): Promise<string[]> {
@@ -22,7 +23,6 @@ export class AddressLists {
     const out: string[] = [];
     for await (const chunk of addressBatchChunks(account.node, account.spec, chain, from, count)) out.push(...chunk.addresses);
     this.cache.set(cacheKey, out);
-    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
     return out;
   }
 }

@@ -15,9 +15,12 @@
  *                               {"msg":"<type>","id":I,"data":{...},"signed":S}         journal message (history)
  *
  * K  = the client's registered secp256k1 public key, compressed, 66 lower-case hex characters.
- * N  = a safe integer (1..2^53-1), strictly greater than the last nonce accepted from K; the last
+ * N  = a safe integer (1..2^53-1), strictly greater than the last nonce accepted from K and at
+ *      most MAX_NONCE_STEP above it, or at most the device's time in µs plus a day (a platform
+ *      that lost its count may jump to the time); so no key can run out of nonces. The last
  *      nonce is stored, so the order survives restarts. A nonce is spent once the operation's
- *      signature verifies, also when the operation is then refused.
+ *      signature verifies, also when the operation is then refused; it is checked only after
+ *      the signature, so an unsigned message learns nothing about it.
  * S  = a Bitcoin message signature (BIP-137, base64, compressed key) over:
  *        auth                 "AUTH" + K + N + challenge
  *        any other operation  OP + K + N + canonical(params)      OP = the op name in upper case
@@ -70,6 +73,8 @@ export const API_ERROR = {
   NONCE_INVALID: 'NONCE_INVALID',
   NONCE_REPLAYED: 'NONCE_REPLAYED',
   NONCE_STALE: 'NONCE_STALE',
+  NONCE_TOO_FAR: 'NONCE_TOO_FAR',
+  CONNECTION_LIMIT: 'CONNECTION_LIMIT',
   SIGNATURE_INVALID: 'SIGNATURE_INVALID',
   SCOPE_MISSING: 'SCOPE_MISSING',
   RATE_LIMITED: 'RATE_LIMITED',
@@ -78,6 +83,16 @@ export const API_ERROR = {
 } as const;
 
 export const KEY_PATTERN = /^0[23][0-9a-f]{64}$/;
+
+/** How far a nonce may go past the last one of its key (besides following the time in µs). */
+export const MAX_NONCE_STEP = 2 ** 20;
+/** How far ahead of the device's clock a time-based nonce may be (the platform's clock may run ahead). */
+export const NONCE_CLOCK_SLACK_MS = 86_400_000;
+
+/** The highest nonce key with last nonce `last` may use at device time `now` (Unix ms). */
+export function maxNextNonce(last: number, now: number): number {
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(last + MAX_NONCE_STEP, (now + NONCE_CLOCK_SLACK_MS) * 1000));
+}
 export const MAX_PARAMS_DEPTH = 8;
 
 /**

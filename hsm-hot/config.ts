@@ -41,9 +41,14 @@ const apiLimitsSchema = z.strictObject({
   maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
   /** Messages above this are not even read: the connection is closed (1009). */
   hardMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** Authenticated connections at most; unauthenticated ones are admitted apart (connection-gate.ts). */
   maxConnections: z.number().int().min(1).max(1024).default(32),
-  /** A connection that has not authenticated by then is closed. */
-  authTimeoutMs: z.number().int().min(100).default(30_000),
+  /** Unauthenticated connections at most, from all addresses; the oldest gives way to a new one. */
+  maxPendingConnections: z.number().int().min(1).max(65_536).default(256),
+  /** Unauthenticated connections at most from one remote address; its oldest gives way to a new one. */
+  maxPendingPerAddress: z.number().int().min(1).max(1024).default(16),
+  /** A connection that has not authenticated by then is closed (the platform needs one round trip). */
+  authTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
   /** Token bucket per registered key, for operations. */
   keyBurst: z.number().int().min(1).default(30),
   keyPerSecond: z.number().positive().default(10),
@@ -119,6 +124,9 @@ export function parseHotConfig(input: unknown): HotConfig {
     if ('minRate' in fixed && fixed.minRate > fixed.maxRate) {
       throw new HsmError('CONFIG_INVALID', 'fixed.minRate is above fixed.maxRate', { field: `coins.${i}.fee.fixed` });
     }
+  }
+  if (config.api.maxPendingPerAddress > config.api.maxPendingConnections) {
+    throw new HsmError('CONFIG_INVALID', 'api.maxPendingPerAddress must be at most api.maxPendingConnections', { field: 'api.maxPendingPerAddress' });
   }
   if (config.api.hardMessageBytes < config.api.maxMessageBytes) {
     throw new HsmError('CONFIG_INVALID', 'api.hardMessageBytes must be at least api.maxMessageBytes', { field: 'api.hardMessageBytes' });

@@ -3,20 +3,31 @@
  * signed replies and journal delivery. The wire format is in api-wire.ts; the operations
  * themselves are in operations.ts.
  *
+ * Connections are admitted by the connection gate (connection-gate.ts): until it authenticates,
+ * a connection is pending, with a short deadline and caps per address and in all, under which
+ * the oldest pending connection gives way to a new one; so idle sockets cannot keep the
+ * platform out. Authenticated connections are capped apart (`maxConnections`).
+ *
  * An incoming message is checked in this order, and the first failure is the `err` it gets:
  *   connection rate (RATE_LIMITED) → size (MESSAGE_TOO_LARGE) → text frame (MESSAGE_BINARY) →
  *   JSON and envelope (MESSAGE_MALFORMED) → known op (OP_UNKNOWN) → data fields (API_VERSION,
  *   KEY_FORMAT, NONCE_INVALID, SIGNATURE_INVALID, PARAMS_INVALID) → authenticated
  *   (AUTH_REQUIRED / AUTH_ALREADY) → registered key (KEY_UNKNOWN, KEY_MISMATCH) → key rate,
- *   operations only (RATE_LIMITED) → nonce (NONCE_REPLAYED, NONCE_STALE) → signature
- *   (SIGNATURE_INVALID) → scope (SCOPE_MISSING) → params (PARAMS_INVALID) → the operation.
- * Nothing is written before the signature verifies. From then on the nonce is spent, in the
- * same transaction as the operation's effect, or alone when the operation is refused.
+ *   operations only (RATE_LIMITED) → signature (SIGNATURE_INVALID) → nonce (NONCE_REPLAYED,
+ *   NONCE_STALE, NONCE_TOO_FAR) → scope (SCOPE_MISSING) → params (PARAMS_INVALID) → the
+ *   operation.
+ * The signature comes before the nonce, so a message that is not signed by the key learns
+ * nothing about the key's last nonce. Nothing is written before both pass. From then on the
+ * nonce is spent, in the same transaction as the operation's effect, or alone when the
+ * operation is refused.
+ * A frame above `hardMessageBytes` is not read: the connection closes with 1009.
  * @module
  */
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { z } from 'zod';
-import type { Clock, TimerHandle } from '../shared/clock.ts';
+import type { Clock } from '../shared/clock.ts';
 import { HsmError } from '../shared/errors.ts';
 import { bytesToHex } from '../shared/crypto/hash.ts';
 import { verifyMessageWithPublicKey } from '../shared/crypto/message-signature.ts';
@@ -31,6 +42,7 @@ import {
   OPERATIONS,
   TOPICS,
   authSigningString,
+  maxNextNonce,
   operationSigningString,
   type OperationName,
   type Scope,
@@ -38,6 +50,7 @@ import {
 } from './api-wire.ts';
 import type { ApiLimits } from './config.ts';
 import { signedMessage, type Journal, type JournalEntry, type JsonData, type MessageSigner } from './journal.ts';
+import { CLOSE, ConnectionGate } from './connection-gate.ts';
 import { KeyedBuckets, TokenBucket } from './rate-limit.ts';
 
 export interface OperationContext {
@@ -91,6 +104,8 @@ interface ParsedOperation {
 
 const utf8 = new TextEncoder();
 const MAX_SIGNATURE_TEXT = 100;
+/** How long a connection the device closes may take to answer the close before it is cut. */
+const CLOSE_GRACE_MS = 2_000;
 /** A client that does not read its messages is dropped once this much is queued for it. */
 const MAX_BUFFERED = 16 * 1024 * 1024;
 
@@ -98,10 +113,10 @@ class Connection {
   key: string | undefined;
   scopes: readonly Scope[] = [];
   readonly topics = new Set<Topic>();
-  authTimer: TimerHandle | undefined;
 
   constructor(
     readonly ws: WebSocket,
+    readonly socket: Socket,
     readonly challenge: string,
     readonly bucket: TokenBucket,
   ) {}
@@ -191,7 +206,9 @@ export class HostApi {
   private readonly log: Logger;
   private readonly connections = new Set<Connection>();
   private readonly keyBuckets: KeyedBuckets;
-  private server: WebSocketServer | undefined;
+  private readonly gate: ConnectionGate;
+  private server: Server | undefined;
+  private wss: WebSocketServer | undefined;
   private unsubscribeJournal: (() => void) | undefined;
   private listening: { host: string; port: number } | undefined;
 
@@ -199,24 +216,47 @@ export class HostApi {
     this.options = options;
     this.log = options.log ?? silentLogger;
     this.keyBuckets = new KeyedBuckets(options.clock, options.limits.keyBurst, options.limits.keyPerSecond);
+    this.gate = new ConnectionGate(options.clock, {
+      maxPending: options.limits.maxPendingConnections,
+      maxPendingPerAddress: options.limits.maxPendingPerAddress,
+      authTimeoutMs: options.limits.authTimeoutMs,
+    });
   }
 
   get address(): { host: string; port: number } | undefined {
     return this.listening;
   }
 
+  /** WebSocket connections, authenticated or not. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Connections (raw or WebSocket) that have not authenticated yet. */
+  get pendingCount(): number {
+    return this.gate.pendingCount;
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   start(): Promise<{ host: string; port: number }> {
     const { limits, listen } = this.options;
     return new Promise((resolve, reject) => {
-      const server = new WebSocketServer({ host: listen.host, port: listen.port, maxPayload: limits.hardMessageBytes, perMessageDeflate: false });
+      const server = createServer((_request, response) => {
+        response.writeHead(426, { connection: 'close', 'content-type': 'text/plain', upgrade: 'websocket' }).end('a WebSocket API: upgrade\n');
+      });
+      const wss = new WebSocketServer({ noServer: true, maxPayload: limits.hardMessageBytes, perMessageDeflate: false });
       this.server = server;
+      this.wss = wss;
+      server.on('connection', (socket: Socket) => this.gate.admit(socket));
+      server.on('upgrade', (request, socket, head) => {
+        if (!this.gate.isPending(socket as Socket)) {
+          socket.destroy(); // made room for a newer connection, or timed out, before it upgraded
+          return;
+        }
+        wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, socket as Socket));
+      });
       server.once('error', (cause) => reject(new HsmError('HOST_API_LISTEN', `cannot listen on ${listen.host}:${listen.port}`, { cause })));
-      server.once('listening', () => {
+      server.listen(listen.port, listen.host, () => {
         const address = server.address();
         if (typeof address === 'string' || address === null) {
           reject(new HsmError('HOST_API_LISTEN', 'the server has no TCP address'));
@@ -226,41 +266,41 @@ export class HostApi {
         server.on('error', (error) => this.log.error({ err: error.message }, 'host API server error'));
         resolve(this.listening);
       });
-      server.on('connection', (ws) => this.onConnection(ws));
       this.unsubscribeJournal = this.options.journal.onAppend((entry) => this.deliver(entry));
     });
   }
 
   async stop(): Promise<void> {
     this.unsubscribeJournal?.();
-    for (const conn of this.connections) {
-      this.options.clock.clearTimeout(conn.authTimer);
-      conn.ws.terminate();
-    }
+    for (const conn of this.connections) conn.ws.terminate();
     this.connections.clear();
+    this.gate.clear();
     const server = this.server;
     this.server = undefined;
+    this.wss?.close();
+    this.wss = undefined;
     this.listening = undefined;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server !== undefined) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    }
   }
 
-  private onConnection(ws: WebSocket): void {
+  private onConnection(ws: WebSocket, socket: Socket): void {
     const { limits, clock, random } = this.options;
-    if (this.connections.size >= limits.maxConnections) {
-      ws.close(1013, 'too many connections');
-      return;
-    }
-    const conn = new Connection(ws, bytesToHex(random.bytes(32)), new TokenBucket(clock, limits.connectionBurst, limits.connectionPerSecond));
+    const conn = new Connection(ws, socket, bytesToHex(random.bytes(32)), new TokenBucket(clock, limits.connectionBurst, limits.connectionPerSecond));
     this.connections.add(conn);
-    conn.authTimer = clock.setTimeout(() => {
-      if (conn.key === undefined) ws.close(1008, 'authentication timeout');
-    }, limits.authTimeoutMs);
-    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
-    ws.on('close', () => {
-      clock.clearTimeout(conn.authTimer);
-      this.connections.delete(conn);
+    this.gate.upgraded(socket, (code, reason) => {
+      ws.close(code, reason);
+      // A peer that never answers the close does not keep its socket.
+      clock.setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
     });
-    ws.on('error', () => ws.terminate());
+    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    ws.on('close', () => this.connections.delete(conn));
+    // ws closes the connection itself on a protocol error, with its code (1009 for a frame
+    // past maxPayload), and ends it if the peer does not answer the close.
+    ws.on('error', (error) => this.log.debug({ err: error.message }, 'host API connection error'));
     conn.send(JSON.stringify({ msg: 'challenge', data: conn.challenge }));
   }
 
@@ -303,11 +343,6 @@ export class HostApi {
     if (parsed.op !== 'auth' && !this.keyBuckets.take(parsed.key)) {
       throw apiError(API_ERROR.RATE_LIMITED, 'too many operations from this key; slow down');
     }
-    const last = lastNonce(store, parsed.key);
-    if (parsed.nonce === last) throw apiError(API_ERROR.NONCE_REPLAYED, `nonce ${parsed.nonce} was already used by this key`, 'data.nonce');
-    if (parsed.nonce < last) {
-      throw apiError(API_ERROR.NONCE_STALE, `nonce ${parsed.nonce} is not above the last one accepted from this key (${last})`, 'data.nonce');
-    }
     const signingText =
       parsed.op === 'auth'
         ? authSigningString(parsed.key, parsed.nonce, conn.challenge)
@@ -315,18 +350,44 @@ export class HostApi {
     if (!verifyMessageWithPublicKey(utf8.encode(signingText), parsed.signed, Buffer.from(parsed.key, 'hex'))) {
       throw apiError(API_ERROR.SIGNATURE_INVALID, `the signature does not verify for this key over ${parsed.op === 'auth' ? 'AUTH + key + nonce + challenge' : 'OP + key + nonce + params'}`, 'data.signed');
     }
+    const last = lastNonce(store, parsed.key);
+    if (parsed.nonce === last) throw apiError(API_ERROR.NONCE_REPLAYED, `nonce ${parsed.nonce} was already used by this key`, 'data.nonce');
+    if (parsed.nonce < last) {
+      throw apiError(API_ERROR.NONCE_STALE, `nonce ${parsed.nonce} is not above the last one accepted from this key (${last})`, 'data.nonce');
+    }
+    const highest = maxNextNonce(last, this.options.clock.now());
+    if (parsed.nonce > highest) {
+      throw apiError(API_ERROR.NONCE_TOO_FAR, `nonce ${parsed.nonce} jumps too far past the last one accepted from this key; at most ${highest}`, 'data.nonce');
+    }
     if (parsed.op === 'auth') {
+      this.admitAuthenticated(conn, parsed.key);
       store.transact((tx) => {
         spendNonce(tx, parsed.key, parsed.nonce);
         tx.audit('api.auth', { key: parsed.key });
       });
       conn.key = parsed.key;
       conn.scopes = scopes;
-      this.options.clock.clearTimeout(conn.authTimer);
+      this.gate.authenticated(conn.socket);
       conn.send(JSON.stringify({ msg: 'ack', data: { op: 'auth', nonce: parsed.nonce } }));
       return;
     }
     this.run(conn, parsed, scopes);
+  }
+
+  /**
+   * Makes room among the authenticated connections: at the cap, the oldest connection of the
+   * same key gives way (a platform reconnecting before its old socket timed out); with none of
+   * its own, the authentication is refused.
+   */
+  private admitAuthenticated(conn: Connection, key: string): void {
+    const authenticated = [...this.connections].filter((c) => c.key !== undefined);
+    if (authenticated.length < this.options.limits.maxConnections) return;
+    const own = authenticated.find((c) => c.key === key);
+    if (own === undefined) {
+      throw apiError(API_ERROR.CONNECTION_LIMIT, `${authenticated.length} authenticated connections are open, the most this device serves`);
+    }
+    this.connections.delete(own);
+    own.ws.close(CLOSE.tryAgainLater, 'replaced by a newer connection of the same key');
   }
 
   private run(conn: Connection, parsed: ParsedOperation, scopes: readonly Scope[]): void {

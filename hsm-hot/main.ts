@@ -15,6 +15,7 @@ import { createActor, fromCallback, fromPromise, waitFor, type ActorRefFrom, typ
 import type { Clock } from '../shared/clock.ts';
 import { HsmError } from '../shared/errors.ts';
 import { LINK_COLLECTIONS, LinkEndpoint } from '../shared/link/endpoint.ts';
+import { AuditWitness, DEVICE_APPS } from '../shared/link/audit-witness.ts';
 import { DEVICE_MESSAGES } from '../shared/link/messages.ts';
 import { pairingCollection, pairingRecord } from '../shared/link/pairing.ts';
 import { RPC_COLLECTIONS } from '../shared/link/rpc.ts';
@@ -24,6 +25,7 @@ import { silentLogger } from '../shared/log.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
 import { CONSOLE_COLLECTIONS } from '../shared/console/collections.ts';
+import { sealAuditWithIdentity } from '../shared/store/audit-seal.ts';
 import { identityPublicKey, identitySigner } from '../shared/store/identity.ts';
 import type { CollectionDef } from '../shared/store/collection.ts';
 import { DeviceStore } from '../shared/store/store.ts';
@@ -43,7 +45,7 @@ import { apiTime } from './api-wire.ts';
 import { HotSendRequests, failPendingRequests, pendingRequestsCollection, requestCounterCollection, requestsCollection, unsignedTxCollection } from './requests.ts';
 import { formatPath } from './signer.ts';
 
-export const HOT_APP = 'hsm-hot';
+export const HOT_APP = DEVICE_APPS.hot;
 export const HOT_SCHEMA_VERSION = 1;
 
 export const HOT_COLLECTIONS = [
@@ -133,6 +135,8 @@ export class HsmHot {
   private storeValue: DeviceStore | undefined;
   private vaultValue: Vault | undefined;
   private runtime: Runtime | undefined;
+  /** Sends this log's signed heads to HSM-Cold and records HSM-Cold's. */
+  private witness: AuditWitness | undefined;
   private lastProvisioned: ProvisionedKeys | undefined;
   /** The port the host API first got when asked for any free one (port 0); kept while it runs again. */
   private boundHostPort: number | undefined;
@@ -287,13 +291,14 @@ export class HsmHot {
     const now = this.options.clock.now();
     store.transact((tx) => {
       const failed = failPendingRequests(tx, 'DEVICE_ZEROIZED', 'HSM-Hot was zeroized before HSM-Cold answered', now);
+      tx.audit('hot.zeroized', { reason, failedRequests: failed });
+      // The erase signs the audit head first, while the identity key still exists.
+      vault.erase(reason);
       const forgotten: Array<CollectionDef<unknown>> = [hotAccountsCollection, coldAccountsCollection, apiKeysCollection, nonceCollection, pairingCollection, coldStatusCollection, coldEventCollection, RPC_COLLECTIONS.outbox];
       for (const collection of forgotten) {
         for (const { key } of [...tx.range(collection)]) tx.del(collection, key);
       }
       tx.del(SYSTEM_COLLECTIONS.identity, META_KEYS.identity);
-      vault.erase(reason);
-      tx.audit('hot.zeroized', { reason, failedRequests: failed });
     });
     this.actor = this.bootMachine();
     await this.settle();
@@ -375,7 +380,11 @@ export class HsmHot {
   private openStore(): { store: DeviceStore; vault: Vault } {
     const { stateDir, clock, random } = this.options;
     this.storeValue ??= DeviceStore.open(stateDir, { app: HOT_APP, schemaVersion: HOT_SCHEMA_VERSION, clock, collections: HOT_COLLECTIONS });
-    this.vaultValue ??= new Vault(this.storeValue, random);
+    if (this.vaultValue === undefined) {
+      this.vaultValue = new Vault(this.storeValue, random);
+      sealAuditWithIdentity(this.storeValue, this.vaultValue, HOT_APP);
+      this.witness = new AuditWitness({ store: this.storeValue, role: 'hot', log: this.log.child({ part: 'audit-witness' }) });
+    }
     return { store: this.storeValue, vault: this.vaultValue };
   }
 
@@ -441,6 +450,7 @@ export class HsmHot {
       const session = endpoint.session;
       runtime.requests.attachLink(endpoint.rpc);
       runtime.coldLink.attachLink(endpoint.rpc, () => session.isUp);
+      this.witness?.attach(endpoint.rpc, endpoint.peerIdentity, session);
       offs.push(session.onUp(() => sendBack({ type: 'LINK_UP' })));
       offs.push(session.onDown(() => sendBack({ type: 'LINK_DOWN' })));
       offs.push(
@@ -460,6 +470,7 @@ export class HsmHot {
       for (const off of offs.splice(0)) off();
       if (endpoint !== undefined) {
         endpoint.stop();
+        this.witness?.detach();
         runtime.requests.detachLink();
         runtime.coldLink.detachLink();
         runtime.link = undefined;

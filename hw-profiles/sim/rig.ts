@@ -59,7 +59,7 @@ import { LEDGER_RECORDS, GatewayLedger } from './host/gateway-ledger.ts';
 import { HotClient } from './host/hot-client.ts';
 import { Vweb } from './host/vweb.ts';
 import { VDevice } from './phone/v-device.ts';
-import { APP_SETTINGS, APP_VWEB_TOKEN, FEES, GATEWAY_COINS, INITIAL_FUNDING, ROTATION, SIM2_FAILOVER_MS, WORLD_TIME_ZONE } from './world-config.ts';
+import { APP_SETTINGS, APP_VWEB_TOKEN, FEES, GATEWAY_COINS, INITIAL_FUNDING, ROTATION, SIM2_FAILOVER_MS, WORLD_TIME_RANGE_TEXT, WORLD_TIME_ZONE, representableWorldTime } from './world-config.ts';
 import { WORLD_COUNTRY_CODE, WORLD_NUMBERS, worldKeys, type WorldKeys } from './world-keys.ts';
 import { WorldStore } from './world-store.ts';
 
@@ -190,6 +190,14 @@ export class Rig {
     this.resumed = origin !== undefined;
     this.seed = origin?.seed ?? options.seed ?? randomBytes(16).toString('hex');
     const start = this.world.lastTime() ?? origin?.start ?? options.start ?? Date.now();
+    if (!representableWorldTime(start)) {
+      const closed = this.world.close();
+      if (this.temporary) void closed.then(() => rmSync(this.stateDir, { recursive: true, force: true }));
+      const what = origin === undefined ? 'start' : `${this.stateDir} holds a world at`;
+      throw new HsmError('WORLD_TIME', `${what} ${new Date(start).toISOString()}, outside ${WORLD_TIME_RANGE_TEXT}, the times the firmware can represent (SMS time stamps end in 2089); use a new --state-dir`, {
+        field: 'start',
+      });
+    }
     if (origin === undefined) this.world.saveOrigin({ seed: this.seed, start, createdAt: start });
     this.clock = new SimulatedClock({ start });
     this.random = new SeededRandom(`hsm-sim/${this.seed}`);
@@ -394,9 +402,10 @@ export class Rig {
     this.watchDeviceStates();
 
     this.control = new ControlServer(this.events, {
+      now: () => this.clock.now(),
       status: () => this.status(),
-      advance: async (target) => {
-        await this.clock.advance('ms' in target ? target.ms : Math.max(0, target.to - this.clock.now()));
+      advance: async (ms) => {
+        await this.clock.advance(ms);
         return { now: new Date(this.clock.now()).toISOString() };
       },
       fault: (fault) => this.inject(fault),

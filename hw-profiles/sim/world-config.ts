@@ -36,6 +36,21 @@ export const SIM2_FAILOVER_MS = 3 * 60_000;
 
 export const LINK_BAUD_RATE = 115_200;
 
+/**
+ * The world times the firmware can represent: SMS time stamps carry a two-digit year read as
+ * 2000-2089 (3GPP TS 23.040 §9.2.3.11, shared/gsm/pdu.ts), in local time up to 14 h off UTC,
+ * so a world runs from the second day of 2000 to the start of the last day of 2089.
+ */
+export const WORLD_TIME_RANGE = { first: Date.UTC(2000, 0, 2), last: Date.UTC(2089, 11, 31) } as const;
+
+/** Whether the firmware can represent world time `at` (WORLD_TIME_RANGE). */
+export function representableWorldTime(at: number): boolean {
+  return at >= WORLD_TIME_RANGE.first && at <= WORLD_TIME_RANGE.last;
+}
+
+/** WORLD_TIME_RANGE as text, for errors. */
+export const WORLD_TIME_RANGE_TEXT = `${new Date(WORLD_TIME_RANGE.first).toISOString()}..${new Date(WORLD_TIME_RANGE.last).toISOString()}`;
+
 /** The hot wallet's deposits when a world is created (satoshis). */
 export const INITIAL_FUNDING = [100_000_000n, 50_000_000n, 25_000_000n] as const;
 

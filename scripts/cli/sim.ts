@@ -13,6 +13,7 @@ import { defaultLogFormat, type LogFormat } from '../../shared/log-format.ts';
 import { channelLines } from '../../hw-profiles/sim/channel-summary.ts';
 import { Rig, type ReadyInfo, type RigOptions } from '../../hw-profiles/sim/rig.ts';
 import { parseIntegerOption, run } from './output.ts';
+import { WORLD_TIME_RANGE_TEXT, representableWorldTime } from '../../hw-profiles/sim/world-config.ts';
 
 interface SimOptions {
   stateDir?: string;
@@ -50,6 +51,9 @@ export function readSeedFile(path: string): { seed: string; start?: number } {
   if (start === undefined) return { seed };
   const at = typeof start === 'string' ? Date.parse(start) : Number.NaN;
   if (!Number.isFinite(at)) throw new HsmError('BAD_OPTION', `--seed: "start" in ${path} must be an ISO 8601 time`, { field: 'seed.start' });
+  if (!representableWorldTime(at)) {
+    throw new HsmError('BAD_OPTION', `--seed: "start" in ${path} must lie in ${WORLD_TIME_RANGE_TEXT}, the times the firmware can represent`, { field: 'seed.start' });
+  }
   return { seed, start: at };
 }
 

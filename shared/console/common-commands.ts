@@ -1,9 +1,11 @@
 /**
- * Read-only commands over what every device store has, for any firmware to register: the
- * audit log's tail and its verification (shared/store/audit.ts), and the self-test report.
+ * Commands over what every device store has, for any firmware to register: the audit log's
+ * tail, its verification (shared/store/audit.ts) and a signed head on demand (sent to the
+ * peer to witness), and the self-test report.
  * @module
  */
-import { auditTail, verifyAudit } from '../store/audit.ts';
+import { witnessStatus } from '../link/audit-witness.ts';
+import { auditTail, lastCheckpoint, verifyAudit } from '../store/audit.ts';
 import type { DeviceStore } from '../store/store.ts';
 import { fields, formatTime, sanitizeInline, table } from './format.ts';
 import type { CommandSpec } from './registry.ts';
@@ -38,6 +40,26 @@ export function auditCommands(options: AuditCommandOptions): CommandSpec[] {
           return;
         }
         ctx.out.lines(table(['seq', 'time', 'kind', 'details'], entries.map((e) => [e.seq, formatTime(e.at), e.kind, sanitizeInline(formatDetails(e.details), 120)])));
+      },
+    },
+    {
+      path: 'audit checkpoint',
+      summary: 'sign the audit head now and send it to the peer device, which records it (cross-witnessing)',
+      access: 'read',
+      run: (ctx) => {
+        const entry = options.store.transact((tx) => tx.audit('audit.checkpoint', { by: 'console' }));
+        if (lastCheckpoint(options.store)?.seq !== entry.seq) {
+          ctx.out.warn(`entry ${entry.seq} written, but the vault is locked: the head is signed at the next unlock`);
+          return;
+        }
+        const witness = witnessStatus(options.store);
+        ctx.out.ok(`head ${entry.seq} signed`);
+        ctx.out.lines(
+          fields([
+            ['sent to the peer', witness.sentSeq >= entry.seq ? 'yes' : 'after the head in flight is answered'],
+            ['last head the peer recorded', witness.witnessedSeq === 0 ? 'none yet' : witness.witnessedSeq],
+          ]),
+        );
       },
     },
     {

@@ -10,6 +10,7 @@ import type { Port } from '../port.ts';
 import type { RandomSource } from '../random.ts';
 import type { DeviceStore } from '../store/store.ts';
 import type { Vault } from '../store/vault.ts';
+import { WITNESS_COLLECTIONS } from './audit-witness.ts';
 import { linkEpochCollection, nextBootEpoch } from './epoch.ts';
 import type { MessageRegistry } from './messages.ts';
 import { loadPairing, pairingCollection } from './pairing.ts';
@@ -17,7 +18,7 @@ import { RPC_COLLECTIONS, RpcEndpoint, type RpcStats } from './rpc.ts';
 import { LinkSession, type LinkStats, type LinkTimings } from './session.ts';
 
 /** Collections the link needs; firmware declares them when it opens its store. */
-export const LINK_COLLECTIONS = [linkEpochCollection, pairingCollection, ...Object.values(RPC_COLLECTIONS)];
+export const LINK_COLLECTIONS = [linkEpochCollection, pairingCollection, ...Object.values(RPC_COLLECTIONS), ...Object.values(WITNESS_COLLECTIONS)];
 
 export interface LinkEndpointOptions {
   store: DeviceStore;

@@ -155,6 +155,19 @@ export const DEVICE_LINK_MESSAGES = {
     }),
     reply: z.strictObject({}),
   }),
+  'audit.witness': define({
+    from: 'either',
+    description: "the sender's newest signed audit head; the peer checks the signature with the identity it pinned at pairing and records the head in its own audit log (audit-witness.ts)",
+    request: z.strictObject({
+      app: z.string().min(1).max(32),
+      seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+      hash: z.string().regex(/^[0-9a-f]{64}$/),
+      at: z.number().nonnegative(),
+      signature: z.string().min(1).max(128),
+    }),
+    /** The peer's audit entry that records the head. */
+    reply: z.strictObject({ entry: z.number().int().min(1) }),
+  }),
 } as const satisfies MessageRegistry;
 
 export const DEVICE_MESSAGES: MessageRegistry = { ...LINK_MESSAGES, ...DEVICE_LINK_MESSAGES };

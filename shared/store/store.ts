@@ -42,6 +42,8 @@ export interface ReadView {
   has(collection: CollectionDef<unknown>, key: StoreKey): boolean;
   /** Entries in key order (lazily decoded and validated). */
   range<V>(collection: CollectionDef<V>, options?: RangeOptions): IterableIterator<Entry<V>>;
+  /** Keys in order, without reading the values (a damaged value does not stop the walk). */
+  keys(collection: CollectionDef<unknown>, options?: RangeOptions): IterableIterator<StoreKey>;
   count(collection: CollectionDef<unknown>): number;
 }
 
@@ -53,7 +55,19 @@ export interface WriteTx extends ReadView {
   audit(kind: string, details?: AuditDetails): AuditEntry;
   /** Runs `fn` after the transaction has committed durably (never if it aborts). */
   afterCommit(fn: () => void): void;
+  /**
+   * Runs the audit hooks (`onAuditAppended`) now for the entries appended so far, instead of
+   * only at the end: for a step that is about to destroy what a hook needs (the vault's erase
+   * signs the head before the identity key goes).
+   */
+  sealAudit(): void;
 }
+
+/**
+ * Runs inside every transaction that appended audit entries, just before it commits, with the
+ * entries appended since the hooks last ran. Hooks may write records but not audit entries.
+ */
+export type AuditHook = (tx: WriteTx, appended: readonly AuditEntry[]) => void;
 
 export interface Migration {
   /** The application schema version this migration produces. */
@@ -93,6 +107,7 @@ export class DeviceStore implements ReadView {
   private readonly dbs = new Map<string, Database<Buffer, StoreKey>>();
   private activeTx: TxImpl | undefined;
   private closed = false;
+  private readonly auditHooks: AuditHook[] = [];
 
   private constructor(dir: string, root: RootDatabase, clock: Clock) {
     this.dir = dir;
@@ -169,8 +184,33 @@ export class DeviceStore implements ReadView {
     }
   }
 
+  *keys(collection: CollectionDef<unknown>, options: RangeOptions = {}): IterableIterator<StoreKey> {
+    for (const key of this.db(collection).getKeys(options as never)) yield key as StoreKey;
+  }
+
   count(collection: CollectionDef<unknown>): number {
     return this.db(collection).getCount();
+  }
+
+  /**
+   * Registers `hook` to run inside every transaction that appends audit entries, before it
+   * commits, in the order hooks were registered (audit-seal.ts signs the head this way).
+   * Returns a function that removes it.
+   */
+  onAuditAppended(hook: AuditHook): () => void {
+    this.auditHooks.push(hook);
+    return () => {
+      const at = this.auditHooks.indexOf(hook);
+      if (at >= 0) this.auditHooks.splice(at, 1);
+    };
+  }
+
+  /** @internal runs the audit hooks for what `tx` appended since they last ran. */
+  runAuditHooks(tx: TxImpl): void {
+    const appended = tx.appended.splice(0);
+    if (appended.length === 0) return;
+    for (const hook of [...this.auditHooks]) hook(tx, appended);
+    if (tx.appended.length > 0) throw new Error('invariant failed: an audit hook appended audit entries');
   }
 
   /**
@@ -187,6 +227,7 @@ export class DeviceStore implements ReadView {
       result = this.root.transactionSync(() => {
         const value = fn(tx);
         if (value instanceof Promise) throw new Error('invariant failed: transact() callbacks must be synchronous');
+        this.runAuditHooks(tx);
         return value;
       }) as T;
     } finally {
@@ -284,6 +325,8 @@ export class DeviceStore implements ReadView {
 
 class TxImpl implements WriteTx {
   readonly hooks: Array<() => void> = [];
+  /** Audit entries appended since the audit hooks last ran. */
+  readonly appended: AuditEntry[] = [];
   finished = false;
 
   constructor(private readonly store: DeviceStore) {}
@@ -298,6 +341,10 @@ class TxImpl implements WriteTx {
 
   range<V>(collection: CollectionDef<V>, options?: RangeOptions): IterableIterator<Entry<V>> {
     return this.store.range(collection, options);
+  }
+
+  keys(collection: CollectionDef<unknown>, options?: RangeOptions): IterableIterator<StoreKey> {
+    return this.store.keys(collection, options);
   }
 
   count(collection: CollectionDef<unknown>): number {
@@ -326,11 +373,18 @@ class TxImpl implements WriteTx {
 
   audit(kind: string, details: AuditDetails = {}): AuditEntry {
     this.assertLive();
-    return appendAuditEntry(this, this.store.clock.now(), kind, details);
+    const entry = appendAuditEntry(this, this.store.clock.now(), kind, details);
+    this.appended.push(entry);
+    return entry;
   }
 
   afterCommit(fn: () => void): void {
     this.hooks.push(fn);
+  }
+
+  sealAudit(): void {
+    this.assertLive();
+    this.store.runAuditHooks(this);
   }
 
   private assertLive(): void {

@@ -42,6 +42,17 @@ export const auditCheckpointSchema = z.strictObject({
   identity: z.string().regex(/^(02|03)[0-9a-f]{64}$/),
 });
 
+/** A peer's signed audit head, as recorded in the `audit.peer-head` entry (audit.ts). */
+export const witnessedHeadSchema = z.strictObject({
+  app: z.string().min(1).max(32),
+  /** The peer identity the signature was checked with. */
+  identity: z.string().regex(/^(02|03)[0-9a-f]{64}$/),
+  seq: z.number().int().positive(),
+  hash: hex32,
+  at: z.number(),
+  signature: z.string().max(128),
+});
+
 /** AES-256-GCM box: iv(12) ‖ ciphertext ‖ tag(16) kept as separate fields. */
 export const sealedSchema = z.strictObject({ iv: bytes, ciphertext: bytes, tag: bytes });
 

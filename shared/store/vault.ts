@@ -146,12 +146,19 @@ export class Vault {
     const dataKey = open(kek, header.wrappedDataKey, DATA_KEY_AAD);
     kek.fill(0);
     if (dataKey !== undefined) {
-      this.store.transact((tx) => {
-        tx.put(SYSTEM_COLLECTIONS.vault, META_KEYS.vault, { ...header, failedAttempts: 0 });
-        tx.audit('vault.unlocked', { failedBefore: header.failedAttempts });
-      });
+      // Unlocked before the entry is written, so the entry that opens this boot is signed
+      // (audit-seal.ts); locked again if it cannot be written.
       this.dataKey?.fill(0);
       this.dataKey = dataKey;
+      try {
+        this.store.transact((tx) => {
+          tx.put(SYSTEM_COLLECTIONS.vault, META_KEYS.vault, { ...header, failedAttempts: 0 });
+          tx.audit('vault.unlocked', { failedBefore: header.failedAttempts });
+        });
+      } catch (error) {
+        this.lock();
+        throw error;
+      }
       return;
     }
     if (attempt >= header.maxAttempts) {
@@ -210,17 +217,21 @@ export class Vault {
     tx.del(SYSTEM_COLLECTIONS.secrets, name);
   }
 
-  /** Erases every secret and the wrapped data key (zeroize). */
+  /**
+   * Erases every secret and the wrapped data key (zeroize). When the vault is unlocked, the
+   * audit head (with this erasure) is signed first, while the identity key still exists.
+   */
   erase(reason: string, attempts?: number): void {
-    this.lock();
     const header = this.header();
     this.store.transact((tx) => {
+      tx.audit('vault.erased', { reason });
+      tx.sealAudit();
+      this.lock();
       for (const { key } of [...tx.range(SYSTEM_COLLECTIONS.secrets)]) tx.del(SYSTEM_COLLECTIONS.secrets, key);
       if (header !== undefined) {
         const { wrappedDataKey: _dropped, ...rest } = header;
         tx.put(SYSTEM_COLLECTIONS.vault, META_KEYS.vault, { ...rest, failedAttempts: attempts ?? header.failedAttempts, erasedAt: this.store.clock.now() });
       }
-      tx.audit('vault.erased', { reason });
     });
   }
 

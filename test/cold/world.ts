@@ -5,6 +5,7 @@
  * the app's exact strings from its number and reads what reaches it.
  */
 import { SimulatedClock } from '../../shared/clock.ts';
+import { AuditWitness } from '../../shared/link/audit-witness.ts';
 import { LINK_COLLECTIONS, LinkEndpoint } from '../../shared/link/endpoint.ts';
 import { DEVICE_MESSAGES } from '../../shared/link/messages.ts';
 import { createPairingFile, importPairingFile, pairingRecord } from '../../shared/link/pairing.ts';
@@ -58,6 +59,8 @@ export class HotStandIn {
   readonly vault: Vault;
   readonly identity: string;
   link!: LinkEndpoint;
+  /** Records HSM-Cold's signed audit heads, as HSM-Hot does. */
+  readonly witness: AuditWitness;
   readonly events: Array<{ kind: string; details: Record<string, unknown> }> = [];
 
   constructor(
@@ -74,6 +77,7 @@ export class HotStandIn {
       this.vault.unlock('1111');
     }
     this.identity = identityPublicKey(this.store) as string;
+    this.witness = new AuditWitness({ store: this.store, role: 'hot' });
   }
 
   connect(file: unknown, wire: VirtualSerialPair): void {
@@ -84,6 +88,7 @@ export class HotStandIn {
       return {};
     });
     this.link.rpc.handle('link.time', () => ({ now: this.clock.now() }));
+    this.witness.attach(this.link.rpc, this.link.peerIdentity, this.link.session);
     this.link.start();
   }
 }

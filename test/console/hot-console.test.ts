@@ -23,6 +23,7 @@ import { Vault } from '../../shared/store/vault.ts';
 import { CHANNEL_ID, HOT_MNEMONIC, PIN, PLATFORM, READER, STRANGER, testKey, vcCode } from '../hot/wallet-fixture.ts';
 import { HotConsoleRig, PASSWORD } from './hot-rig.ts';
 import { storeSnapshot } from './store-snapshot.ts';
+import { witnessStatus } from '../../shared/link/audit-witness.ts';
 
 let rig: HotConsoleRig | undefined;
 afterEach(async () => {
@@ -72,6 +73,7 @@ describe('HSM-Hot console: the command set', () => {
       'api-keys add': 'privileged',
       'api-keys list': 'read',
       approvals: 'read',
+      'audit checkpoint': 'read',
       'audit tail': 'read',
       'audit verify': 'read',
       channel: 'read',
@@ -141,6 +143,10 @@ describe('HSM-Hot console: read-only commands on the running device', () => {
     expect(selftest).toMatch(/selftest: \d+ passed, 0 failed, 0 skipped/);
     expect(await r.enter('audit verify')).toMatch(/result +ok/);
     expect(await r.enter('audit tail 3')).toContain('console.login');
+    const checkpoint = await r.enter('audit checkpoint');
+    expect(checkpoint).toMatch(/head \d+ signed\n[\s\S]*sent to the peer +(yes|after the head in flight is answered)\n/);
+    const signed = Number(/head (\d+) signed/.exec(checkpoint)?.[1]);
+    await r.rig.until(() => witnessStatus(r.rig.hot.store).witnessedSeq >= signed);
   });
 
   it('requests and approvals list tx requests and their state, never the vc_code', async () => {

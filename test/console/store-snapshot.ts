@@ -1,5 +1,6 @@
 /** Every record of some collections as comparable text, to show that something changed nothing. */
 import { bytesToHex } from '../../shared/crypto/hash.ts';
+import { WITNESS_COLLECTIONS } from '../../shared/link/audit-witness.ts';
 import type { CollectionDef } from '../../shared/store/collection.ts';
 import type { ReadView } from '../../shared/store/store.ts';
 
@@ -11,4 +12,9 @@ export function storeSnapshot(view: ReadView, collections: ReadonlyArray<Collect
     );
   }
   return out;
+}
+
+/** The audit log's own bookkeeping (the heads sent to the peer to witness): it moves with every audited refusal. */
+export function isAuditBookkeeping(collection: CollectionDef<unknown>): boolean {
+  return Object.values(WITNESS_COLLECTIONS).some((c) => c.name === collection.name);
 }

@@ -22,14 +22,20 @@ import { auditHead } from '../../shared/store/audit.ts';
 import { SYSTEM_COLLECTIONS } from '../../shared/store/system-collections.ts';
 import type { ArgSpec } from '../../shared/console/arguments.ts';
 import { ColdConsoleRig, PASSWORD } from '../console/cold-rig.ts';
-import { storeSnapshot } from '../console/store-snapshot.ts';
+import { isAuditBookkeeping, storeSnapshot } from '../console/store-snapshot.ts';
 
 const ITEMS_PER_PHASE = 5_000;
 const STEP_MS = 100;
 
-/** HSM-Cold's state: everything but the console record, the audit log and what moves by itself. */
+/** HSM-Cold's state: everything but the console record, the audit log (and its bookkeeping) and what moves by itself. */
 const DEVICE_STATE = COLD_COLLECTIONS.filter(
-  (c) => !c.name.startsWith('console.') && !c.name.startsWith('gsm.') && !c.name.startsWith('rpc.') && c.name !== 'cold.time-samples' && c.name !== 'cold.time-alert',
+  (c) =>
+    !c.name.startsWith('console.') &&
+    !c.name.startsWith('gsm.') &&
+    !c.name.startsWith('rpc.') &&
+    c.name !== 'cold.time-samples' &&
+    c.name !== 'cold.time-alert' &&
+    !isAuditBookkeeping(c),
 );
 const ALLOWED_CONSOLE_AUDIT = new Set(['console.auth-failed', 'console.2fa-failed', 'console.locked-out', 'console.login', 'console.logout']);
 

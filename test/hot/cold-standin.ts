@@ -19,6 +19,7 @@ import { accountSpec, exportAccountXpub, mnemonicToSeed } from '../../shared/cry
 import { recoverMessagePublicKey, signMessage } from '../../shared/crypto/message-signature.ts';
 import { NETWORKS } from '../../shared/crypto/networks.ts';
 import { PING_OUTS, parseOuts, requestString, type HotSendRequest } from '../../shared/crypto/request-string.ts';
+import { AuditWitness } from '../../shared/link/audit-witness.ts';
 import { LINK_COLLECTIONS, LinkEndpoint } from '../../shared/link/endpoint.ts';
 import { DEVICE_MESSAGES, type AccountXpub, type ChannelSummary, type ReplyOf, type RequestOf, type DEVICE_LINK_MESSAGES } from '../../shared/link/messages.ts';
 import { importPairingFile, type PairingFile } from '../../shared/link/pairing.ts';
@@ -56,6 +57,8 @@ export class ColdStandIn {
   store!: DeviceStore;
   vault!: Vault;
   endpoint: LinkEndpoint | undefined;
+  /** Records HSM-Hot's signed audit heads, as HSM-Cold does. */
+  witness!: AuditWitness;
   port: Port | undefined;
   /** When set, approvals are signed with this key instead of the identity key (an impostor). */
   impostorKey: Uint8Array | undefined;
@@ -83,6 +86,7 @@ export class ColdStandIn {
       collections: [...LINK_COLLECTIONS, channels, approvals, hotAccounts],
     });
     this.vault = new Vault(this.store, this.options.random);
+    this.witness = new AuditWitness({ store: this.store, role: 'cold' });
   }
 
   /** Creates the PIN vault and identity key; returns the identity (hex). */
@@ -133,6 +137,7 @@ export class ColdStandIn {
     });
     endpoint.rpc.handle<Record<string, never>, StatusReply>('cold.status', (_body, { tx }) => this.status(tx));
     endpoint.rpc.handle('link.time', () => ({ now: this.options.clock.now() }));
+    this.witness.attach(endpoint.rpc, endpoint.peerIdentity, endpoint.session);
     endpoint.start();
     this.endpoint = endpoint;
     return this;

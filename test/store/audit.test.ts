@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { open } from 'lmdb';
-import { Packr } from 'msgpackr';
-import { join } from 'node:path';
 import { SimulatedClock } from '../../shared/clock.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { auditEntryHash, auditTail, checkpointDue, verifyAudit, writeCheckpoint, type AuditEntry } from '../../shared/store/audit.ts';
+import { sealAuditWithIdentity } from '../../shared/store/audit-seal.ts';
 import { createIdentity, identitySigner } from '../../shared/store/identity.ts';
-import { DeviceStore, STORE_FILE } from '../../shared/store/store.ts';
+import { SYSTEM_COLLECTIONS } from '../../shared/store/system-collections.ts';
+import { DeviceStore } from '../../shared/store/store.ts';
 import { Vault } from '../../shared/store/vault.ts';
+import { editAudit } from '../helpers/audit-raw.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', moreTypes: false });
 const FAST_KDF = { N: 1024, r: 8, p: 1 };
 
 /** A provisioned store with `entries` audit entries and a checkpoint every `every` entries. */
@@ -32,25 +31,6 @@ async function buildLog(entries: number, every = 10): Promise<{ dir: string; ide
   }
   await store.close();
   return { dir, identity };
-}
-
-/** Edits the raw audit database of a closed store, bypassing every check. */
-async function tamper(dir: string, edit: (db: { get: (k: number) => AuditEntry | undefined; put: (k: number, v: unknown) => void; del: (k: number) => void; headPut: (v: unknown) => void }) => void): Promise<void> {
-  const root = open({ path: join(dir, STORE_FILE), maxDbs: 64 });
-  const audit = root.openDB({ name: 'sys.audit', encoding: 'binary' });
-  const head = root.openDB({ name: 'sys.audit-head', encoding: 'binary' });
-  root.transactionSync(() => {
-    edit({
-      get: (k) => {
-        const raw = audit.getBinary(k);
-        return raw === undefined ? undefined : (packr.unpack(raw) as AuditEntry);
-      },
-      put: (k, v) => audit.putSync(k, packr.pack(v)),
-      del: (k) => audit.removeSync(k),
-      headPut: (v) => head.putSync('head', packr.pack(v)),
-    });
-  });
-  await root.close();
 }
 
 function verify(dir: string, identity?: string): ReturnType<typeof verifyAudit> {
@@ -82,7 +62,7 @@ describe('audit log', () => {
 
   it('names an edited entry', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       const e = db.get(12)!;
       db.put(12, { ...e, details: { ...e.details, amount: 999_999 } });
     });
@@ -94,7 +74,7 @@ describe('audit log', () => {
 
   it('names a rewritten stretch even when every later hash was recomputed', async () => {
     const { dir, identity } = await buildLog(30);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       // Forge entry 15 and re-chain everything after it, as an attacker with the file would.
       let prev = db.get(14)!.hash;
       for (let seq = 15; db.get(seq) !== undefined; seq++) {
@@ -118,7 +98,7 @@ describe('audit log', () => {
 
   it('names a removed entry', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => db.del(9));
+    await editAudit(dir, (db) => db.del(9));
     const report = verify(dir, identity);
     expect(report.firstBadSeq).toBe(9);
     expect(report.problems[0]!.code).toBe('AUDIT_GAP');
@@ -126,7 +106,7 @@ describe('audit log', () => {
 
   it('names reordered entries', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       const a = db.get(7)!;
       const b = db.get(8)!;
       db.put(7, b);
@@ -139,7 +119,7 @@ describe('audit log', () => {
 
   it('detects a truncated tail through the head record and through checkpoints', async () => {
     const { dir, identity } = await buildLog(20);
-    await tamper(dir, (db) => {
+    await editAudit(dir, (db) => {
       for (let seq = 18; seq <= 23; seq++) db.del(seq);
     });
     const report = verify(dir, identity);
@@ -148,14 +128,15 @@ describe('audit log', () => {
     expect(report.problems.map((p) => p.code)).toContain('AUDIT_TRUNCATED');
 
     const again = await buildLog(20);
-    await tamper(again.dir, (db) => {
+    await editAudit(again.dir, (db) => {
       for (let seq = 18; seq <= 23; seq++) db.del(seq);
       db.headPut({ seq: 17, hash: db.get(17)!.hash }); // the attacker fixes the head too
     });
     const second = verify(again.dir, again.identity);
     expect(second.ok).toBe(false);
-    // The checkpoint at 20 signs an entry that is gone.
-    expect(second.problems.some((p) => p.code === 'AUDIT_TRUNCATED' && p.seq === 20)).toBe(true);
+    // The checkpoint at 20 signs an entry that is gone; the first entry missing is 18.
+    expect(second.problems.some((p) => p.code === 'AUDIT_TRUNCATED' && p.seq === 18)).toBe(true);
+    expect(second.firstBadSeq).toBe(18);
   });
 
   it('refuses checkpoints signed by another key, or with a broken signature', async () => {
@@ -163,7 +144,54 @@ describe('audit log', () => {
     const other = '02' + '11'.repeat(32);
     const report = verify(dir, other);
     expect(report.ok).toBe(false);
-    expect(report.problems[0]!.code).toBe('AUDIT_CHECKPOINT_IDENTITY');
+    expect(report.problems[0]!.code).toBe('AUDIT_IDENTITY');
+  });
+
+  it('reports damaged checkpoint, head and identity records as findings, not as a failure to check', async () => {
+    const garbage = Uint8Array.of(0xc1, 0xff, 0x00);
+    for (const [db, key, code] of [
+      ['sys.audit-checkpoints', 20, 'AUDIT_CHECKPOINT_CORRUPT'],
+      ['sys.audit-head', 'head', 'AUDIT_HEAD_CORRUPT'],
+      ['sys.identity', 'device', 'AUDIT_IDENTITY_RECORD'],
+      ['sys.audit', 12, 'AUDIT_CORRUPT'],
+    ] as const) {
+      const { dir, identity } = await buildLog(20);
+      await editAudit(dir, (raw) => raw.raw(db, key, garbage));
+      const report = verify(dir, identity);
+      expect(report.ok, db).toBe(false);
+      expect(report.problems.map((p) => p.code), db).toContain(code);
+      if (db === 'sys.audit') expect(report.firstBadSeq).toBe(12);
+    }
+  });
+
+  it('sealed with the identity key, every audited transaction commits with its head signed, up to the erase', async () => {
+    const dir = tempDir();
+    const clock = new SimulatedClock();
+    const random = new SeededRandom('sealed');
+    const store = DeviceStore.open(dir, { app: 'test', schemaVersion: 1, clock });
+    const vault = new Vault(store, random);
+    sealAuditWithIdentity(store, vault, 'test');
+    vault.initialise('2468', { kdf: FAST_KDF });
+    const identity = store.transact((tx) => createIdentity(tx, vault, random, clock.now()));
+    const signedHeads = (): number[] => [...store.range(SYSTEM_COLLECTIONS.auditCheckpoints)].map((e) => e.value.seq);
+    expect(signedHeads()).toEqual([3]); // store.created, vault.initialised (unsigned: no key yet), identity.created
+    for (let i = 0; i < 3; i++) store.transact((tx) => tx.audit('approval.granted', { n: i }));
+    store.transact((tx) => tx.put(SYSTEM_COLLECTIONS.meta, 'other', { format: 1, app: 'x', schemaVersion: 1, createdAt: 0 })); // no entry, no signature
+    expect(signedHeads()).toEqual([3, 4, 5, 6]);
+    vault.lock();
+    expect(() => vault.unlock('0000')).toThrow(/wrong PIN/);
+    expect(signedHeads()).toEqual([3, 4, 5, 6]); // locked: the wrong PIN waits for the next signature
+    vault.unlock('2468');
+    expect(signedHeads()).toEqual([3, 4, 5, 6, 8]);
+    vault.erase('test');
+    expect(signedHeads()).toEqual([3, 4, 5, 6, 8, 9]); // the erasure itself, signed before the key went
+    expect(auditTail(store, 1)[0]?.kind).toBe('vault.erased');
+    const off = store.onAuditAppended((tx) => void tx.audit('loop'));
+    expect(() => store.transact((tx) => tx.audit('approval.granted', {}))).toThrow(/audit hook appended/);
+    off();
+    await store.close();
+    const report = verify(dir, identity);
+    expect(report).toMatchObject({ ok: true, lastSeq: 9, lastCheckpointSeq: 9, uncoveredEntries: 0 });
   });
 
   it('keeps secrets out: an audit detail named like a secret is a programmer error', async () => {

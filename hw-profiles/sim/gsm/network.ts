@@ -343,6 +343,22 @@ export class SimulatedGsmNetwork {
     const carrier = this.requireCarrier(carrierId);
     if (!carrier.up) return this.refuse(from, to, CMS.noNetworkService, `carrier ${carrierId} is down`);
     if (tpdu.destination.kind === 'alphanumeric' || !/^\+?[0-9]{1,20}$/.test(to)) return this.refuse(from, to, CMS.invalidPduParameter, 'bad destination');
+    const at = this.now();
+    let pdu: EncodedPdu;
+    try {
+      pdu = encodeDeliverRaw({
+        from,
+        timestamp: at,
+        timeZoneMinutes: this.timeZoneMinutes,
+        protocolId: tpdu.protocolId,
+        dcs: tpdu.dcs,
+        userData: tpdu.userData.raw,
+        statusReportIndication: tpdu.statusReportRequest,
+        smsc: carrier.spec.smsc,
+      });
+    } catch (error) {
+      return this.refuse(from, to, CMS.networkOutOfOrder, unstampable(error));
+    }
     const submission: Submission = {
       id: this.nextSubmissionId++,
       from,
@@ -352,21 +368,11 @@ export class SimulatedGsmNetwork {
       text: tpdu.userData.text,
       concat: tpdu.userData.concat,
       statusReportRequest: tpdu.statusReportRequest,
-      at: this.now(),
+      at,
     };
     this.submissionLog.push(submission);
     this.credits.set(from, this.credit(from) - SMS_PRICE);
     this.emit({ type: 'submitted', at: submission.at, submission });
-    const pdu = encodeDeliverRaw({
-      from,
-      timestamp: submission.at,
-      timeZoneMinutes: this.timeZoneMinutes,
-      protocolId: tpdu.protocolId,
-      dcs: tpdu.dcs,
-      userData: tpdu.userData.raw,
-      statusReportIndication: tpdu.statusReportRequest,
-      smsc: carrier.spec.smsc,
-    });
     this.route(submission, pdu, carrier);
     return { ok: true, submission };
   }
@@ -505,15 +511,21 @@ export class SimulatedGsmNetwork {
   private reportStatus(submission: Submission, status: number): void {
     if (!submission.statusReportRequest) return;
     const carrier = this.requireCarrier(submission.carrierId);
-    const pdu = encodeStatusReport({
-      messageReference: submission.messageReference,
-      recipient: submission.to,
-      timestamp: submission.at,
-      discharge: this.now(),
-      timeZoneMinutes: this.timeZoneMinutes,
-      status,
-      smsc: carrier.spec.smsc,
-    });
+    let pdu: EncodedPdu;
+    try {
+      pdu = encodeStatusReport({
+        messageReference: submission.messageReference,
+        recipient: submission.to,
+        timestamp: submission.at,
+        discharge: this.now(),
+        timeZoneMinutes: this.timeZoneMinutes,
+        status,
+        smsc: carrier.spec.smsc,
+      });
+    } catch (error) {
+      this.refuse(carrier.spec.smsc, submission.from, CMS.networkOutOfOrder, `status report: ${unstampable(error)}`);
+      return;
+    }
     this.pendingReports.push({ submissionId: submission.id, to: submission.from, pdu, expiresAt: this.clock.monotonic() + this.validityMs });
     this.emit({ type: 'status-report', at: this.now(), submissionId: submission.id, to: submission.from, status });
     this.flushStatusReports();
@@ -556,6 +568,11 @@ export class SimulatedGsmNetwork {
   private emit(event: NetworkEvent): void {
     for (const listener of [...this.listeners]) listener(event);
   }
+}
+
+/** Why a PDU could not be built: the SMSC's clock is past what SMS time stamps cover (2000-2089). */
+function unstampable(error: unknown): string {
+  return `the SMSC cannot time-stamp the message (${(error as Error).message})`;
 }
 
 /** Luhn check digit, as ICCIDs (ITU-T E.118) and IMEIs (3GPP TS 23.003 §6.2.1) end with. */

@@ -33,6 +33,7 @@ import { MAX_CHANNEL_ID } from '../../../shared/chaincloud/sms.ts';
 import { MAX_OUTS_LENGTH, checkRequestFields } from '../../../shared/crypto/request-string.ts';
 import type { HsmError } from '../../../shared/errors.ts';
 import { silentLogger, type Logger } from '../../../shared/log.ts';
+import { LruCache } from '../../../shared/lru-cache.ts';
 import type { DeviceStore } from '../../../shared/store/store.ts';
 import type { ChainTx, SimulatedChain } from './chain.ts';
 import { GatewayAuth, type GatewayScope, type GatewayToken } from './gateway-auth.ts';
@@ -46,6 +47,8 @@ const TX_PAGE = 20;
 const HISTORY_PAGE = 1000;
 /** How often unsent requests are offered to HSM-Hot again while it is connected (world ms). */
 const RETRY_EVERY_MS = 60_000;
+/** Address batches kept (each a thousand addresses, about 110 KB); the least recently used goes first. */
+export const GATEWAY_BATCH_CACHE = 16;
 
 export interface GatewayCoin {
   chain: SimulatedChain;
@@ -80,7 +83,7 @@ export class Gateway {
   private readonly auth: GatewayAuth;
   private readonly log: Logger;
   private readonly wallets = new Map<string, WatchWallet>();
-  private readonly batches = new Map<string, Array<{ index: number; address: string }>>();
+  private readonly batches = new LruCache<string, Array<{ index: number; address: string }>>(GATEWAY_BATCH_CACHE);
   private readonly listeners = new Set<(event: LedgerEvent) => void>();
   private readonly stopRetries: Array<() => void> = [];
 
@@ -111,6 +114,11 @@ export class Gateway {
     registerFormParser(this.app);
     this.routes('/api/v1/open', () => 'BTC');
     this.routes('/api/v1/open/:coin', (request) => String((request.params as { coin: string }).coin).toUpperCase());
+  }
+
+  /** Address batches in the cache. */
+  get cachedBatches(): number {
+    return this.batches.size;
   }
 
   onEvent(listener: (event: LedgerEvent) => void): () => void {

@@ -12,6 +12,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Every `hsm` a test starts (bin/hsm.mjs) runs the sources, never a stale dist/; the ARM slice
+    // (test/arm/, `npm run test:arm`) runs the compiled code and has its own config.
+    env: { HSM_RUN_SOURCES: '1' },
     reporters: ['default'],
   },
 });

@@ -9,9 +9,7 @@ import { DeviceStore } from '../../shared/store/store.ts';
 import { HsmError } from '../../shared/errors.ts';
 import { EXIT, report, run } from './output.ts';
 
-export function registerAudit(program: Command): void {
-  const audit = program.command('audit').description('the tamper-evident audit log');
-
+export function configureAudit(audit: Command): void {
   audit
     .command('verify')
     .description('verify the hash chain and checkpoint signatures of a device state directory')

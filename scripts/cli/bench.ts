@@ -9,10 +9,8 @@ import { addressBatchFigures, batchJobMemoryFigure, messageVerifyFigure } from '
 import { linkGoodputFigure, linkRttFigure } from '../bench/link.ts';
 import { run } from './output.ts';
 
-export function registerBench(program: Command): void {
-  program
-    .command('bench')
-    .description('run the benchmarks and print JSON figures (ratios against peer libraries)')
+export function configureBench(command: Command): void {
+  command
     .option('--quick', 'one short round of each, to check the harness')
     .action((options: { quick?: boolean }) =>
       run({ json: true }, async () => {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HsmError } from '../../shared/errors.ts';
 import { createPairingFile } from '../../shared/link/pairing.ts';
-import { execArgvFor, moduleBeside } from '../../shared/package.ts';
+import { DEVICE_NODE_FLAGS, execArgvFor, moduleBeside } from '../../shared/package.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import type { SeededRandom } from '../../shared/random.ts';
 import { loadProfile, parseProfile, type PortSpec, type Profile, type Role } from '../profile.ts';
@@ -250,7 +250,7 @@ export class ProcessDevices implements RigDevices {
   private async startDevice(role: Role): Promise<void> {
     const { clock, kdf } = this.ctx;
     const child = fork(DEVICE_ENTRY, [], {
-      execArgv: execArgvFor(DEVICE_ENTRY),
+      execArgv: [...DEVICE_NODE_FLAGS, ...execArgvFor(DEVICE_ENTRY)],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let markExited: () => void = () => undefined;

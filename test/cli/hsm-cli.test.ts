@@ -170,7 +170,7 @@ describe('hsm CLI', () => {
   });
 
   it('bench --quick prints JSON figures with outputs asserted identical', async () => {
-    const result = await hsm(['bench', '--quick']);
+    const result = await hsm(['bench', '--quick', '--only', 'libraries']);
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as { figures: Array<{ name: string; ours: number; speedup: Record<string, number>; identicalOutputs?: boolean }> };
     const batch = out.figures.find((f) => f.name.startsWith('address batch'))!;

@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync,
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProfile, profileNames, profileRoles } from '../../hw-profiles/profile.ts';
+import { DEVICE_NODE_FLAGS } from '../../shared/package.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
@@ -59,7 +60,7 @@ describe('scripts/pi/install.sh', () => {
 
     const settings = serviceSettings(unit);
     const get = (key: string): string[] => settings.filter(([k]) => k === key).map(([, v]) => v);
-    expect(get('ExecStart')).toEqual([`${process.execPath} ${ROOT}/bin/hsm.mjs ${role} --profile /etc/hsm/${role}.json`]);
+    expect(get('ExecStart')).toEqual([`${process.execPath} ${DEVICE_NODE_FLAGS.join(' ')} ${ROOT}/bin/hsm.mjs ${role} --profile /etc/hsm/${role}.json`]);
     expect(get('Type')).toEqual(['notify']);
     expect(get('NotifyAccess')).toEqual(['all']);
     expect(get('Restart')).toEqual(['on-failure']);

@@ -9,7 +9,7 @@
  * qemu-user the process is the emulator running the ARM program, and the figures are its own.
  * @module
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -44,14 +44,19 @@ export type EmulatedArch = 'arm64' | 'armv7';
 
 /**
  * Node's ARM build under qemu-user with this checkout's dist/ installed by it
- * (`scripts/pi/emulate.sh <arch> setup`: fetched and installed once, then cached). Throws with
+ * (`scripts/pi/emulate.sh <arch> setup`: fetched and installed once, then cached). Rejects with
  * the script's reason when the machine cannot emulate (qemu or the ARM C library missing).
  */
-export function emulatedRunner(arch: EmulatedArch): Runner {
-  const setup = spawnSync('bash', [packagePath('scripts', 'pi', 'emulate.sh'), arch, 'setup'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: compiledEnv() });
-  if (setup.status !== 0) throw new Error(`scripts/pi/emulate.sh ${arch} setup failed: ${setup.stderr.trim().split('\n').slice(-3).join(' / ')}`);
+export async function emulatedRunner(arch: EmulatedArch): Promise<Runner> {
+  const setup = spawn('bash', [packagePath('scripts', 'pi', 'emulate.sh'), arch, 'setup'], { stdio: ['ignore', 'pipe', 'pipe'], env: compiledEnv() });
+  let stdout = '';
+  let stderr = '';
+  setup.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  setup.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => setup.once('close', resolve));
+  if (code !== 0) throw new Error(`scripts/pi/emulate.sh ${arch} setup failed: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
   const where = Object.fromEntries(
-    setup.stdout
+    stdout
       .split('\n')
       .filter((line) => line.includes('='))
       .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
@@ -108,7 +113,7 @@ export function childPids(pid: number, marker: string): number[] {
   return found.sort((a, b) => a - b);
 }
 
-/** A started `hsm`: its output lines, its usage, and a clean stop. */
+/** A started `hsm` (or another script of the install): its output lines, its usage, and a clean stop. */
 export class HsmProcess {
   readonly child: ChildProcess;
   readonly startedAt = performance.now();
@@ -117,9 +122,12 @@ export class HsmProcess {
   private exitCode: number | null | undefined;
   readonly exited: Promise<number | null>;
 
-  /** `nodeFlags` go to node before the script (a device's DEVICE_NODE_FLAGS, as its unit starts it). */
-  constructor(runner: Runner, args: string[], options: { env?: NodeJS.ProcessEnv; nodeFlags?: readonly string[] } = {}) {
-    const argv = [...(options.nodeFlags ?? []), join(runner.root, 'bin', 'hsm.mjs'), ...args];
+  /**
+   * Runs `script` (default bin/hsm.mjs of the runner's install) with `args`; `nodeFlags` go to
+   * node before it (a device's DEVICE_NODE_FLAGS, as its unit starts it).
+   */
+  constructor(runner: Runner, args: string[], options: { env?: NodeJS.ProcessEnv; nodeFlags?: readonly string[]; script?: string } = {}) {
+    const argv = [...(options.nodeFlags ?? []), options.script ?? join(runner.root, 'bin', 'hsm.mjs'), ...args];
     this.child = spawn(runner.node, argv, { cwd: runner.root, env: { ...runner.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (stream === null) continue;

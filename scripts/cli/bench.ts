@@ -53,7 +53,7 @@ function describeRunner(runner: Runner): Record<string, unknown> {
 async function emulatedFigures(arch: EmulatedArch, plan: Plan, checks: BudgetCheck[]): Promise<Record<string, unknown>> {
   let runner: Runner;
   try {
-    runner = emulatedRunner(arch);
+    runner = await emulatedRunner(arch);
   } catch (error) {
     return { on: `${arch} (emulated)`, skipped: (error as Error).message };
   }

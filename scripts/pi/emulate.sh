@@ -82,7 +82,7 @@ fetch_node() {
   mkdir -p "$cache"
   local tmp
   tmp="$(mktemp -d "$cache/.fetch-XXXXXX")"
-  (cd "$tmp" && npm pack --silent "$node_package@$node_version" >/dev/null)
+  (cd "$tmp" && npm pack --silent --prefer-offline "$node_package@$node_version" >/dev/null)
   mkdir -p "$tmp/node"
   tar -xzf "$tmp/$node_package-$node_version.tgz" -C "$tmp/node" --strip-components=1
   [ -x "$tmp/node/bin/node" ] || die "$node_package@$node_version has no bin/node"

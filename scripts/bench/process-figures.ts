@@ -127,18 +127,31 @@ export function kdfFigure(runner: Runner, runs: number): ProcessFigure {
   return { name: 'PIN key derivation (reported apart from ready)', cost, cpuS: spread(cpu) };
 }
 
-/** Starts `hsm sim` (with `args`) on a new world and waits for READY. */
-async function startWorld(runner: Runner, args: string[], limitMs: number): Promise<{ sim: HsmProcess; control: string; dir: string; readyWallS: number }> {
+interface World {
+  sim: HsmProcess;
+  control: string;
+  readyWallS: number;
+}
+
+/** Runs `body` on `hsm sim` (with `args`) started on a new world, from READY; stops it after. */
+async function withWorld<T>(runner: Runner, args: string[], limitMs: number, body: (world: World) => Promise<T>): Promise<T> {
   const dir = tempDir();
   const sim = new HsmProcess(runner, ['sim', ...args, '--state-dir', join(dir, 'world')]);
   try {
     const ready = parseReady(await sim.line((line) => line.startsWith('READY '), 'the READY line', limitMs));
-    return { sim, control: ready.control, dir, readyWallS: sim.elapsedS() };
-  } catch (error) {
+    return await body({ sim, control: ready.control, readyWallS: sim.elapsedS() });
+  } finally {
     await sim.stop();
     rmSync(dir, { recursive: true, force: true });
-    throw error;
   }
+}
+
+/** Queues one withdrawal and waits until it is done: the real seconds it took. */
+async function timedWithdrawal(control: string, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  await queueWithdrawal(control);
+  await waitForWithdrawals(control, 1, limitMs, 2_000);
+  return round((performance.now() - t0) / 1000, 1);
 }
 
 /** The device processes of `hsm sim --processes`, HSM-Cold (started first) and HSM-Hot. */
@@ -159,8 +172,7 @@ const STEADY_TIME_SCALE = 30;
  * were done meanwhile says how much of that load the devices served.
  */
 export async function steadyFigure(runner: Runner, seconds: number, checks: BudgetCheck[]): Promise<ProcessFigure> {
-  const world = await startWorld(runner, ['--processes', '--time-scale', String(STEADY_TIME_SCALE)], 1_800_000);
-  try {
+  return withWorld(runner, ['--processes', '--time-scale', String(STEADY_TIME_SCALE)], 1_800_000, async (world) => {
     const pids = devicePids(world.sim.pid);
     const idleBy = performance.now() + 1_800_000;
     while ((await vwebStates(world.control)).batches.passed !== 2) {
@@ -192,54 +204,31 @@ export async function steadyFigure(runner: Runner, seconds: number, checks: Budg
       cold: device('cold'),
       budget: { steadyRssMiB: BUDGETS.deviceRssMiB },
     };
-  } finally {
-    await world.sim.stop();
-    rmSync(world.dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** `hsm sim` (in process) to READY, then one withdrawal to done: wall times and memory. */
 export async function simFigure(runner: Runner, limitMs: number): Promise<ProcessFigure> {
-  const world = await startWorld(runner, [], limitMs);
-  try {
-    const atReady = processUsage(world.sim.pid);
-    const t0 = performance.now();
-    await queueWithdrawal(world.control);
-    await waitForWithdrawals(world.control, 1, limitMs, 2_000);
-    const withdrawalWallS = (performance.now() - t0) / 1000;
-    return {
-      name: 'hsm sim to READY, then a withdrawal',
-      readyWallS: round(world.readyWallS, 1),
-      readyCpuS: round(atReady.cpuS, 1),
-      withdrawalWallS: round(withdrawalWallS, 1),
-      peakMiB: round(processUsage(world.sim.pid).peakMiB, 1),
-    };
-  } finally {
-    await world.sim.stop();
-    rmSync(world.dir, { recursive: true, force: true });
-  }
+  return withWorld(runner, [], limitMs, async (world) => {
+    const readyCpuS = round(processUsage(world.sim.pid).cpuS, 1);
+    const withdrawalWallS = await timedWithdrawal(world.control, limitMs);
+    return { name: 'hsm sim to READY, then a withdrawal', readyWallS: round(world.readyWallS, 1), readyCpuS, withdrawalWallS, peakMiB: round(processUsage(world.sim.pid).peakMiB, 1) };
+  });
 }
 
 /** `hsm sim --processes` to READY, then one withdrawal to done: wall times and each process's memory. */
 export async function processesFigure(runner: Runner, limitMs: number): Promise<ProcessFigure> {
-  const world = await startWorld(runner, ['--processes'], limitMs);
-  try {
+  return withWorld(runner, ['--processes'], limitMs, async (world) => {
     const pids = devicePids(world.sim.pid);
-    const t0 = performance.now();
-    await queueWithdrawal(world.control);
-    await waitForWithdrawals(world.control, 1, limitMs, 2_000);
-    const withdrawalWallS = (performance.now() - t0) / 1000;
+    const withdrawalWallS = await timedWithdrawal(world.control, limitMs);
     const peak = (pid: number): number => round(processUsage(pid).peakMiB, 1);
     return {
       name: 'hsm sim --processes to READY, then a withdrawal',
       readyWallS: round(world.readyWallS, 1),
-      withdrawalWallS: round(withdrawalWallS, 1),
+      withdrawalWallS,
       peakMiB: { rig: peak(world.sim.pid), hot: peak(pids.hot), cold: peak(pids.cold) },
     };
-  } finally {
-    await world.sim.stop();
-    rmSync(world.dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** `hsm demo` (the whole story, in process) to its end. */

@@ -70,25 +70,21 @@ export function bindingsSuite(arch: EmulatedArch, runner: () => Runner): void {
       for (const devOnly of ['tsx', 'esbuild', 'typescript', 'vitest', 'bitcoinjs-lib']) expect(existsSync(join(runner().root, 'node_modules', devOnly)), devOnly).toBe(false);
     });
 
-    it('lmdb: every transaction reported committed survives a SIGKILL, whole and audited (2 kills)', async () => {
+    it('lmdb: every transaction reported committed survives a SIGKILL, whole and audited', async () => {
       const dir = join(tempDir('hsm-arm-store-'), 'store');
-      let reported = 0;
-      for (let kill = 1; kill <= 2; kill++) {
-        const writer = startProbe(runner(), ['store-writer', dir]);
-        const committed = (): number => Math.max(0, ...[...writer.output().matchAll(/^committed (\d+)$/gm)].map((m) => Number(m[1])));
-        // Five more commits than before the last kill, then the power cut.
-        await writer.line((line) => line.startsWith('committed ') && committed() >= reported + 5, 'five more commits', 20 * 60_000);
-        writer.child.kill('SIGKILL');
-        await writer.exited;
-        reported = committed();
-        const check = await runProbe(runner(), ['store-check', dir]);
-        expect(check.committed, `kill ${kill}`).toBeGreaterThanOrEqual(reported);
-        expect(check).toMatchObject({ bad: [], beyond: 0, auditProblems: [] });
-        expect(check.auditEntries).toBeGreaterThanOrEqual(check.committed);
-        expect(check.arch).toBe(addons);
-        expect(check.natives.filter((n: string) => n.startsWith(`@lmdb/lmdb-linux-${addons}/`) && n.includes('.glibc.')), check.natives.join(', ')).toHaveLength(1);
-        reported = check.committed;
-      }
+      const writer = startProbe(runner(), ['store-writer', dir]);
+      const committed = (): number => Math.max(0, ...[...writer.output().matchAll(/^committed (\d+)$/gm)].map((m) => Number(m[1])));
+      // Some commits, then the power cut in the middle of the next ones.
+      await writer.line((line) => line.startsWith('committed ') && committed() >= 5, 'five commits', 20 * 60_000);
+      writer.child.kill('SIGKILL');
+      await writer.exited;
+      const reported = committed();
+      const check = await runProbe(runner(), ['store-check', dir]);
+      expect(check.committed).toBeGreaterThanOrEqual(reported);
+      expect(check).toMatchObject({ bad: [], beyond: 0, auditProblems: [] });
+      expect(check.auditEntries).toBeGreaterThanOrEqual(check.committed);
+      expect(check.arch).toBe(addons);
+      expect(check.natives.filter((n: string) => n.startsWith(`@lmdb/lmdb-linux-${addons}/`) && n.includes('.glibc.')), check.natives.join(', ')).toHaveLength(1);
     });
 
     it('msgpackr: 200 round trips through its native string extractor', async () => {

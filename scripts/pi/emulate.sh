@@ -15,9 +15,10 @@
 # build the registry carries.
 #
 # The code that runs is the compiled dist/ (`npm run build` first), staged with package.json,
-# package-lock.json, bin/ and the hardware profiles into a directory outside the checkout (so
-# nothing resolves from the checkout's own node_modules), where the emulated Node runs
-# `npm ci --omit=dev` as a device would; that install is redone when the lock file changes.
+# package-lock.json, bin/ and the files beside the code (the hardware profiles) into a
+# directory outside the checkout (so nothing resolves from the checkout's own node_modules),
+# where the emulated Node runs `npm ci --omit=dev` as a device would; that install is redone
+# when the lock file changes.
 # Both live in the cache ($HSM_ARM_CACHE, default ~/.cache/chaincloud-hsm), so the ARM Node is
 # fetched once per machine.
 #
@@ -117,10 +118,11 @@ EOF
 # The code as a device gets it, installed by the emulated npm ci (production dependencies).
 stage_app() {
   [ -f "$repo/dist/scripts/hsm.js" ] || die "no compiled code in dist/: run npm run build first"
-  mkdir -p "$app/hw-profiles" "$app/scripts"
-  rm -rf "${app:?}/bin" "$app/dist" "$app/hw-profiles/profiles"
+  mkdir -p "$app/scripts"
+  rm -rf "${app:?}/bin" "$app/dist" "$app/hw-profiles"
   cp -R "$repo/bin" "$repo/dist" "$app/"
-  cp -R "$repo/hw-profiles/profiles" "$app/hw-profiles/"
+  # The files that ship beside the code (hardware profiles, pages): all but the sources.
+  (cd "$repo" && find hw-profiles -type f ! -name '*.ts' -exec cp --parents {} "$app/" \;)
   cp "$repo/package.json" "$repo/package-lock.json" "$app/"
   cp "$repo/scripts/build.mjs" "$app/scripts/"
   local stamp

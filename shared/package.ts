@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** True when this code runs from the TypeScript sources, false from the compiled `dist/`. */
-export const RUNNING_SOURCES = import.meta.url.endsWith('.ts');
+const RUNNING_SOURCES = import.meta.url.endsWith('.ts');
 
 /** The package's root directory (where package.json is). */
 export const PACKAGE_ROOT = fileURLToPath(new URL(RUNNING_SOURCES ? '../' : '../../', import.meta.url));

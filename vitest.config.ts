@@ -32,6 +32,9 @@ export default defineConfig({
     // Tests wait for the states they need, never for durations, so sharing the cores makes
     // them slower, not flaky.
     maxWorkers: Math.max(2, availableParallelism() - 1),
+    // Every `hsm` a test starts (bin/hsm.mjs) runs the sources, never a stale dist/; the ARM slice
+    // (test/arm/, `npm run test:arm`) runs the compiled code and has its own config.
+    env: { HSM_RUN_SOURCES: '1' },
     reporters: ['default'],
   },
 });

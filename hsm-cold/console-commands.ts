@@ -6,7 +6,6 @@
  *   serveConsole({ port, clock, random, store: device.store, host, commands });
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { auditCommands, printChecks } from '../shared/console/common-commands.ts';
 import { linkStatusRows, stateText } from '../shared/console/device-views.ts';
 import { fields, formatDuration, formatTime, sanitizeInline, shorten, table } from '../shared/console/format.ts';
@@ -20,6 +19,7 @@ import { CHAIN, accountSpec, importAccountXpub } from '../shared/crypto/hd.ts';
 import { COINS, getNetwork, type Coin } from '../shared/crypto/networks.ts';
 import { parseOuts } from '../shared/crypto/request-string.ts';
 import { HsmError } from '../shared/errors.ts';
+import { packageVersion } from '../shared/package.ts';
 import { linkEpochCollection } from '../shared/link/epoch.ts';
 import { pairingRecord } from '../shared/link/pairing.ts';
 import type { RandomSource } from '../shared/random.ts';
@@ -34,7 +34,7 @@ import { evaluatePolicy, spendsInPeriod } from './policy.ts';
 import { loadColdConfig } from './provisioning.ts';
 import { timeTrust } from './time-trust.ts';
 
-const FIRMWARE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const FIRMWARE_VERSION = packageVersion();
 
 export interface ColdConsoleOptions {
   random: RandomSource;

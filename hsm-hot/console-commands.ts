@@ -10,7 +10,6 @@
  * transaction, and the vault, seed and link key are only ever named by their state.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { auditCommands, printChecks } from '../shared/console/common-commands.ts';
 import { linkStatusRows, stateText } from '../shared/console/device-views.ts';
 import { fields, formatDuration, formatTime, table } from '../shared/console/format.ts';
@@ -18,6 +17,7 @@ import type { CommandContext, CommandSpec } from '../shared/console/registry.ts'
 import { cryptoSelfTest, storeSelfTest, type CheckResult } from '../shared/console/selftest.ts';
 import type { ConsoleHost } from '../shared/console/session.ts';
 import { HsmError } from '../shared/errors.ts';
+import { packageVersion } from '../shared/package.ts';
 import { linkEpochCollection } from '../shared/link/epoch.ts';
 import { pairingRecord } from '../shared/link/pairing.ts';
 import type { ChannelSummary } from '../shared/link/messages.ts';
@@ -29,7 +29,7 @@ import { apiKeyList, coldReport, lastColdEvent, recentRequests } from './console
 import { pendingRequestsCollection, requestsCollection } from './requests.ts';
 import { HOT_APP, HOT_SCHEMA_VERSION, type HsmHot } from './main.ts';
 
-const FIRMWARE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const FIRMWARE_VERSION = packageVersion();
 
 export interface HotConsoleOptions {
   random: RandomSource;

@@ -13,8 +13,6 @@ import type { Logger } from '../shared/log.ts';
 import type { Port } from '../shared/port.ts';
 import type { RandomSource } from '../shared/random.ts';
 import type { KdfCost } from '../shared/store/vault.ts';
-import { coldConsole } from '../hsm-cold/console-commands.ts';
-import { hotConsole } from '../hsm-hot/console-commands.ts';
 import type { RunningDevice } from './run-device.ts';
 
 export interface DeviceConsoleOptions {
@@ -29,14 +27,19 @@ export interface DeviceConsoleOptions {
   onServe?: (server: ConsoleServer) => void;
 }
 
-/** An `attachConsole` for runDevice: serves the running device's console on the port, closes both on detach. */
-export function deviceConsole(options: DeviceConsoleOptions): (port: Port, device: RunningDevice) => () => Promise<void> {
-  return (port, device) => {
+/**
+ * An `attachConsole` for runDevice: serves the running device's console on the port, closes
+ * both on detach. Only the device's own console commands are loaded.
+ */
+export function deviceConsole(options: DeviceConsoleOptions): (port: Port, device: RunningDevice) => Promise<() => Promise<void>> {
+  return async (port, device) => {
     const { clock, random } = options;
     let served: Pick<ServeConsoleOptions, 'host' | 'commands' | 'store'>;
     if (device.hot !== undefined) {
+      const { hotConsole } = await import('../hsm-hot/console-commands.ts');
       served = { ...hotConsole(device.hot, { random }), store: device.hot.store };
     } else if (device.cold !== undefined) {
+      const { coldConsole } = await import('../hsm-cold/console-commands.ts');
       served = { ...coldConsole(device.cold, { random, ...(options.vaultKdf === undefined ? {} : { kdf: options.vaultKdf }) }), store: device.cold.store };
     } else {
       throw new Error('invariant failed: a running device is HSM-Hot or HSM-Cold');

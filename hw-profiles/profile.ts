@@ -35,14 +35,14 @@
  * @module
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { HsmError } from '../shared/errors.ts';
 import type { ModemQuirks } from '../shared/gsm/modem.ts';
+import { packagePath } from '../shared/package.ts';
 import { parseHotConfig } from '../hsm-hot/config.ts';
 import { MODEM_PROFILE_NAMES } from './sim/gsm/modem-profiles.ts';
 
-export const PROFILES_DIR = fileURLToPath(new URL('./profiles/', import.meta.url));
+export const PROFILES_DIR = `${packagePath('hw-profiles', 'profiles')}/`;
 /** Profiles are small; anything larger is not one. */
 const MAX_PROFILE_BYTES = 64 * 1024;
 export const SIM_PREFIX = 'sim:';

@@ -26,9 +26,9 @@ import { createLogger, type Logger } from '../shared/log.ts';
 import { openSerialPort, type Port } from '../shared/port.ts';
 import { systemRandom, type RandomSource } from '../shared/random.ts';
 import type { KdfCost } from '../shared/store/vault.ts';
-import { ColdDevice, type ColdModemSpec } from '../hsm-cold/main.ts';
+import type { ColdDevice, ColdModemSpec } from '../hsm-cold/main.ts';
 import type { HotConfigInput } from '../hsm-hot/config.ts';
-import { HsmHot } from '../hsm-hot/main.ts';
+import type { HsmHot } from '../hsm-hot/main.ts';
 import { MODEM_MODELS, expandCandidates, profileSection, simPlaceholders, type ModemSpec, type PinRef, type PortSpec, type Profile, type Role } from './profile.ts';
 
 export interface RunDeviceOverrides {
@@ -86,9 +86,11 @@ export async function runDevice(role: Role, profile: Profile, overrides: RunDevi
   const openPort = (spec: Pick<PortSpec, 'path' | 'baudRate'>) => () => openSerialPort({ path: spec.path, baudRate: spec.baudRate });
   log.info({ role, profile: profile.name, board: profile.board, link: section.link.path, console: section.console?.path ?? null, stateDir }, 'starting');
 
+  // Each firmware is loaded only by the device that runs it: a device process holds one.
   let hot: HsmHot | undefined;
   let cold: ColdDevice | undefined;
   if (role === 'hot') {
+    const { HsmHot } = await import('../hsm-hot/main.ts');
     const hotSection = profileSection(profile, 'hot');
     const config = overrides.hotConfig ?? (hotSection.config as HotConfigInput | undefined);
     hot = await HsmHot.start({
@@ -105,6 +107,7 @@ export async function runDevice(role: Role, profile: Profile, overrides: RunDevi
       ...(overrides.wireClock === undefined ? {} : { wireClock: overrides.wireClock }),
     });
   } else {
+    const { ColdDevice } = await import('../hsm-cold/main.ts');
     const coldSection = profileSection(profile, 'cold');
     const credentials = overrides.credentialsDirectory ?? process.env.CREDENTIALS_DIRECTORY;
     const modems = coldSection.modems.map((spec, i) => modemSpec(spec, `cold.modems[${i}]`, clock, credentials));

@@ -25,10 +25,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HsmError } from '../../shared/errors.ts';
 import type { TimerHandle } from '../../shared/clock.ts';
 import { createPairingFile } from '../../shared/link/pairing.ts';
+import { DEVICE_NODE_FLAGS, execArgvFor, moduleBeside } from '../../shared/package.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 import type { SeededRandom } from '../../shared/random.ts';
 import { loadProfile, parseProfile, type PortSpec, type Profile, type Role } from '../profile.ts';
@@ -43,7 +43,8 @@ import { RESTART_POLICY, RestartBudget, restartsAfter } from './restart-policy.t
 import { createPtyPair, type PtyPair } from './uart/pty-pair.ts';
 import { LINK_BAUD_RATE } from './world-config.ts';
 
-const DEVICE_ENTRY = fileURLToPath(new URL('./device-process.ts', import.meta.url));
+/** device-process.ts, or its compiled .js: a compiled rig starts compiled devices, with node alone. */
+const DEVICE_ENTRY = moduleBeside(import.meta.url, 'device-process');
 /** Real time a device gets to follow a clock step before the rig goes on without it. */
 const CLOCK_ACK_LIMIT_MS = 10_000;
 /** Real time a device gets to answer the dashboard's `view` request. */
@@ -309,7 +310,7 @@ export class ProcessDevices implements RigDevices {
   private async startDevice(role: Role): Promise<void> {
     const { clock, kdf } = this.ctx;
     const child = fork(DEVICE_ENTRY, [], {
-      execArgv: ['--import', import.meta.resolve('tsx')],
+      execArgv: [...DEVICE_NODE_FLAGS, ...execArgvFor(DEVICE_ENTRY)],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let markExited: () => void = () => undefined;

@@ -330,7 +330,6 @@ export class Rig {
       if (event.type === 'chain.tx') this.events.publish('chain.tx', { txHash: event.tx.txid, deposit: event.deposit, outputs: event.tx.outputs.length });
       else this.events.publish('chain.block', { height: event.height, confirmed: event.confirmed });
     });
-    await this.chain.prepare();
     this.chain.start();
     this.cleanups.push(() => this.chain.stop());
     this.hotClient = new HotClient({

@@ -71,9 +71,7 @@ function reportText(result: AuditReport): string[] {
   return lines;
 }
 
-export function registerAudit(program: Command): void {
-  const audit = program.command('audit').description('the tamper-evident audit log');
-
+export function configureAudit(audit: Command): void {
   audit
     .command('verify')
     .description("verify a device's audit chain and signed checkpoints, and with its peer's state (or witness file) the heads the peer witnessed")

@@ -94,11 +94,9 @@ async function attach(socket: Socket, device: string): Promise<void> {
   if (raw) process.stderr.write(`\r\nleft the hsm-${device} console\r\n`);
 }
 
-export function registerConsole(program: Command): void {
-  program
-    .command('console')
+export function configureConsole(command: Command): void {
+  command
     .argument('<device>', 'hot or cold')
-    .description("a terminal on a simulated device's diagnostics console (its Unix socket); Ctrl-] leaves")
     .option('--socket <path>', 'the console socket (READY lists it: consoleSockets)')
     .option('--state-dir <dir>', "the world's state directory (its consoles/<device>.sock)")
     .option('--ready-file <path>', 'the ready file of hsm sim --ready-file')

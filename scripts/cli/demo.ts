@@ -19,10 +19,8 @@ interface DemoCliOptions {
   logLevel: string;
 }
 
-export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description('the end-to-end story: channel, address batches, withdrawals, PING, rotation, a forged vc_code, a carrier outage')
+export function configureDemo(command: Command): void {
+  command
     .option('--json <file>', 'write the run as JSON to this file')
     .option('--processes', 'run HSM-Hot and HSM-Cold as separate processes over socat ptys')
     .option('--seed <file>', 'seed file (text, or JSON {"seed","start"})')

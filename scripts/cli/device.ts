@@ -69,14 +69,10 @@ async function serve(role: Role, options: DeviceOptions): Promise<void> {
   }
 }
 
-export function registerDevices(program: Command): void {
-  for (const role of ['hot', 'cold'] as const) {
-    program
-      .command(role)
-      .description(`run HSM-${role === 'hot' ? 'Hot' : 'Cold'} on the machine a hardware profile describes (real or simulated)`)
-      .requiredOption('--profile <name|file>', 'a shipped profile (hw-profiles/profiles/) or a profile file')
-      .option('--state-dir <dir>', "instead of the profile's state directory")
-      .option('--seed <text>', 'seed of the simulated hardware (simulated profile only)', 'hsm-sim')
-      .action((options: DeviceOptions) => serve(role, options));
-  }
+export function configureDevice(role: Role, command: Command): void {
+  command
+    .requiredOption('--profile <name|file>', 'a shipped profile (hw-profiles/profiles/) or a profile file')
+    .option('--state-dir <dir>', "instead of the profile's state directory")
+    .option('--seed <text>', 'seed of the simulated hardware (simulated profile only)', 'hsm-sim')
+    .action((options: DeviceOptions) => serve(role, options));
 }

@@ -69,10 +69,8 @@ function parseRole(value: string | undefined): Role | undefined {
   return value;
 }
 
-export function registerDoctor(program: Command): void {
-  program
-    .command('doctor')
-    .description("check this machine against its hardware profile: ports, modems, SIMs, network, link peer, time, state directory; with a fix for each failure")
+export function configureDoctor(command: Command): void {
+  command
     .requiredOption('--profile <name|file>', 'a shipped profile (hw-profiles/profiles/) or a profile file')
     .option('--role <hot|cold>', 'check one device of the profile only')
     .option('--user <name>', 'the service user that must own the state directories')

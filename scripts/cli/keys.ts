@@ -31,9 +31,7 @@ import { parseIntegerOption, readStdin, report, run } from './output.ts';
 
 const MAX_DERIVE_COUNT = 100_000;
 
-export function registerKeys(program: Command): void {
-  const keys = program.command('keys').description('HD keys: new mnemonics, account xpubs, addresses');
-
+export function configureKeys(keys: Command): void {
   keys
     .command('new')
     .description('generate a BIP39 mnemonic and print it with the account xpubs it yields')

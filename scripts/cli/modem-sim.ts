@@ -171,10 +171,8 @@ async function serve(options: ModemSimOptions): Promise<void> {
   line({ event: 'stopped' });
 }
 
-export function registerModemSim(program: Command): void {
-  program
-    .command('modem-sim')
-    .description('serve an emulated GSM modem on a pty for any AT client, on a simulated two-carrier network')
+export function configureModemSim(command: Command): void {
+  command
     .requiredOption('--pty <path>', 'path the AT client opens (created as a symlink to a pty)')
     .requiredOption('--msisdn <number>', "the SIM's phone number, e.g. +4917000000001")
     .option('--profile <name>', `modem quirk profile: ${MODEM_PROFILE_NAMES.join(', ')}`, 'default')

@@ -20,9 +20,7 @@ function networkOption(coin: string, kind: string): ReturnType<typeof networkFor
   return networkFor(parseCoin(coin.toUpperCase(), 'coin'), kind as NetworkKind);
 }
 
-export function registerMsg(program: Command): void {
-  const msg = program.command('msg').description('Bitcoin message signatures (BIP-137)');
-
+export function configureMsg(msg: Command): void {
   msg
     .command('sign')
     .description('sign a message with a private key read from stdin (WIF); prints the base64 signature')

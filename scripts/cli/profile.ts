@@ -26,9 +26,7 @@ function summary(profile: Profile): string[] {
   return lines;
 }
 
-export function registerProfile(program: Command): void {
-  const profile = program.command('profile').description('hardware profiles (hw-profiles/profiles/)');
-
+export function configureProfile(profile: Command): void {
   profile
     .command('list')
     .description('the shipped hardware profiles')

@@ -127,10 +127,8 @@ function summary(ready: ReadyInfo, temporary: boolean): string {
   ].join('\n');
 }
 
-export function registerSim(program: Command): void {
-  program
-    .command('sim')
-    .description('run the whole simulated system: both HSMs, modems, GSM network, V-Device, platform gateway, chain and vweb')
+export function configureSim(command: Command): void {
+  command
     .option('--state-dir <dir>', 'where the world lives (default: a fresh temporary directory); an existing world is resumed')
     .option('--seed <file>', 'seed file for deterministic keys and randomness (text, or JSON {"seed","start"})')
     .option('--time-scale <n>', 'world time runs n times faster than real time, or "manual"', '1')

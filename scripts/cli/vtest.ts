@@ -9,9 +9,7 @@ import { HsmError } from '../../shared/errors.ts';
 import { systemRandom } from '../../shared/random.ts';
 import { readStdin, report, run } from './output.ts';
 
-export function registerVtest(program: Command): void {
-  const vtest = program.command('vtest').description('vtest_info cipher (scrypt + AES-256-CBC)');
-
+export function configureVtest(vtest: Command): void {
   vtest
     .command('encrypt')
     .description('encrypt a payload JSON such as {"outs":"addr,10000","dynamic":0}')

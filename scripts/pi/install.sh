@@ -4,9 +4,10 @@
 #
 #   sudo scripts/pi/install.sh --role cold --profile rpi4-cold-sim800c
 #
-# It checks Node, installs the production dependencies, creates the service user (in the
-# dialout group), the state directory (mode 0700), copies the profile to /etc/hsm/<role>.json,
-# and installs the udev rules and the unit hsm-<role>.service (enabled, started).
+# It checks Node, installs the production dependencies (building dist/ first when the tree
+# has no compiled code), creates the service user (in the dialout group), the state directory
+# (mode 0700), copies the profile to /etc/hsm/<role>.json, and installs the udev rules and the
+# unit hsm-<role>.service (enabled, started).
 #
 # Options:
 #   --role hot|cold        the device to install (required)
@@ -84,9 +85,16 @@ echo "node $node_version at $node_bin"
 if [ -f "$profile" ]; then profile_file="$(cd "$(dirname "$profile")" && pwd)/$(basename "$profile")"; else profile_file="$prefix/hw-profiles/profiles/$profile.json"; fi
 [ -f "$profile_file" ] || die "no profile $profile (see: node $prefix/bin/hsm.mjs profile list)"
 
+# The code runs compiled (dist/, `npm run build`). A tree built elsewhere brings it along and
+# needs only the production dependencies; a bare clone is built here first.
 if [ "$npm_ci" -eq 1 ]; then
-  echo "installing production dependencies"
-  (cd "$prefix" && npm ci --omit=dev --no-audit --no-fund)
+  if [ -f "$prefix/dist/scripts/hsm.js" ]; then
+    echo "installing production dependencies"
+    (cd "$prefix" && npm ci --omit=dev --no-audit --no-fund)
+  else
+    echo "no compiled code in dist/: installing every dependency to build it, then removing the development ones"
+    (cd "$prefix" && npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund)
+  fi
 fi
 
 "$node_bin" "$prefix/bin/hsm.mjs" profile check "$profile_file" --role "$role" >/dev/null || die "the profile is not usable (see above)"

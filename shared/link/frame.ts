@@ -13,15 +13,15 @@
  *    13   2  ack        cumulative ACK when ACK_VALID is set
  *    15   2  len        payload length, at most MAX_PAYLOAD
  *    17 len  payload
- *  17+len 4  crc        CRC-32/ISO-HDLC over bytes 0 .. 16+len (zlib.crc32), BE
+ *  17+len 4  crc        CRC-32/ISO-HDLC over bytes 0 .. 16+len (crc32.ts), BE
  *
  * The leading 0x00 flushes line noise and half-sent frames (RFC 1055 advice). The decoder
  * bounds its buffer, so a runaway stream without 0x00 costs bounded memory and time.
  * @module
  */
-import { crc32 } from 'node:zlib';
 import { HsmError } from '../errors.ts';
 import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from './cobs.ts';
+import { crc32 } from './crc32.ts';
 
 export const FRAME_VERSION = 0x01;
 export const HEADER_SIZE = 1 + 1 + 1 + 4 + 4 + 2 + 2 + 2; // = 17

@@ -169,8 +169,14 @@ describe('hsm CLI', () => {
     expect(badIdentity.stderr).toContain('--identity must be');
   });
 
+  it('bench --only names an unknown section and runs nothing', async () => {
+    const result = await hsm(['bench', '--only', 'libraries,nope']);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toEqual({ error: { code: 'BAD_OPTION', field: 'only', message: '--only: unknown section nope (libraries, process, emulated)' } });
+  });
+
   it('bench --quick prints JSON figures with outputs asserted identical', async () => {
-    const result = await hsm(['bench', '--quick']);
+    const result = await hsm(['bench', '--quick', '--only', 'libraries']);
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as { figures: Array<{ name: string; ours: number; speedup: Record<string, number>; identicalOutputs?: boolean }> };
     const batch = out.figures.find((f) => f.name.startsWith('address batch'))!;

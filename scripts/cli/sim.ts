@@ -145,10 +145,8 @@ export function configureSim(command: Command): void {
       run({}, async () => {
         const rigOptions = await rigOptionsFrom(options);
         const rig = await Rig.start(rigOptions);
-        process.stdout.write(`READY ${JSON.stringify(rig.ready)}\n`);
-        process.stderr.write(`${summary(rig.ready, options.stateDir === undefined)}\n`);
-        if (options.events === true) rig.events.subscribe((event) => void process.stdout.write(`${JSON.stringify(event)}\n`));
-        await new Promise<void>((resolve) => {
+        // The signal handlers go in before READY is printed: whoever reads READY may signal at once.
+        const stopped = new Promise<void>((resolve) => {
           let stopping: number | undefined;
           const stop = (signal: string): void => {
             if (stopping !== undefined) {
@@ -164,6 +162,10 @@ export function configureSim(command: Command): void {
           process.on('SIGINT', () => stop('SIGINT'));
           process.on('SIGTERM', () => stop('SIGTERM'));
         });
+        process.stdout.write(`READY ${JSON.stringify(rig.ready)}\n`);
+        process.stderr.write(`${summary(rig.ready, options.stateDir === undefined)}\n`);
+        if (options.events === true) rig.events.subscribe((event) => void process.stdout.write(`${JSON.stringify(event)}\n`));
+        await stopped;
         process.stderr.write('stopped.\n');
       }),
     );

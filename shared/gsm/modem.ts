@@ -656,7 +656,11 @@ export class Modem {
           this.pendingIndexes.delete(key);
           if (this.currentState !== 'ready') return;
           await this.readAndDeliver(urc.storage, urc.index);
-        }).catch((error: unknown) => this.log.warn({ error: String(error) }, 'reading a new message failed; the poll will retry'));
+        }).catch((error: unknown) => {
+          // Stopping fails the read in flight: the message stays in the modem's storage for the next start.
+          if (this.stopped) this.log.debug({ error: String(error) }, 'reading a new message stopped with the modem');
+          else this.log.warn({ error: String(error) }, 'reading a new message failed; the poll will retry');
+        });
         return;
       }
       case 'cmt': {

@@ -179,6 +179,8 @@ describe('HSM-Cold over emulated modems, network and link', () => {
     if (reply.kind !== 'channel-reply') throw new Error('expected QC');
     w.vDeviceSends(formatVDeviceMessage({ kind: 'channel-ok', cId: reply.cId }));
     await until(w.clock, () => w.cold.status().channel?.cId === reply.cId);
+    // HSM-Hot hears of the new channel over the link on its own time: count from after that.
+    await until(w.clock, () => w.hot.events.some((e) => e.kind === 'channel.opened' && (e.details as { cId?: number }).cId === reply.cId));
     const hotEvents = w.hot.events.length;
 
     // The copy the other carrier delivered late, after the channel opened.

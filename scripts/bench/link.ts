@@ -1,7 +1,7 @@
 /**
  * Link figures on the emulated UART (10 bits per byte at 115200 baud):
  * - protocol efficiency: a 64 KiB message on the simulated clock, with no processing time and no
- *   faults, as a fraction of the line rate: what framing, sealing and stop-and-wait ARQ leave;
+ *   faults, as a fraction of the line rate: what framing, sealing and windowed ARQ leave;
  * - measured goodput: RPC echo requests in real time, both devices committing to their LMDB
  *   stores, on a line with 1e-4 of its bytes damaged, as a fraction of the line rate;
  * - the round trip of a small request as a multiple of the time its frames take on the wire.

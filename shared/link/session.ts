@@ -1,6 +1,6 @@
 /**
  * The link session (layers 2-3; notes/serial-link.md §1 "ARQ" and "Session setup"):
- * handshake, stop-and-wait ARQ, fragmentation, keepalive and re-keying over one `Port`.
+ * handshake, windowed ARQ, fragmentation, keepalive and re-keying over one `Port`.
  *
  * - Handshake: HELLO{nonce, number} every ~500 ms (±20 %) until a HELLO_ACK{echo, nonce, number}
  *   arrives; both are tagged with the pairing's control key. If both sides say HELLO at once,

@@ -139,6 +139,7 @@ export class RpcEndpoint {
   start(): void {
     this.unsubscribe.push(this.session.onMessage((bytes) => this.onMessage(bytes)));
     this.unsubscribe.push(this.session.onUp(() => this.resendAll()));
+    this.unsubscribe.push(this.session.onReady(() => this.onSessionDrained()));
     if (this.session.isUp) this.resendAll();
     this.armResendTimer();
   }
@@ -213,9 +214,24 @@ export class RpcEndpoint {
     for (const { rid } of this.pending()) this.sendRequest(rid);
   }
 
+  /**
+   * Every request queued in the session has gone onto the line: the wait for its reply starts
+   * now, not when it was queued behind the others (at 9600 baud a long queue takes minutes).
+   */
+  private onSessionDrained(): void {
+    const now = this.clock.monotonic();
+    for (const rid of this.lastSentAt.keys()) this.lastSentAt.set(rid, now);
+  }
+
   private armResendTimer(): void {
     this.resendTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
+      if (this.session.backlog > 0) {
+        // Requests still queued behind others are not lost; sending them again would only
+        // lengthen the queue.
+        this.armResendTimer();
+        return;
+      }
       const now = this.clock.monotonic();
       for (const { rid } of this.pending()) {
         if (now - (this.lastSentAt.get(rid) ?? -Infinity) >= RESEND_AFTER_MS) this.sendRequest(rid);

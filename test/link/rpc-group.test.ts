@@ -25,6 +25,10 @@ class LineStandIn {
   onUp(): () => void {
     return () => undefined;
   }
+  onReady(): () => void {
+    return () => undefined;
+  }
+  readonly backlog = 0;
   send(message: Uint8Array): boolean {
     this.sent.push(message);
     return true;

@@ -4,7 +4,7 @@
  * @module
  */
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import type { Command } from 'commander';
 import { addressBatchFigures, batchJobMemoryFigure, messageVerifyFigure } from '../bench/crypto.ts';
 import { linkMeasuredGoodputFigure, linkProtocolEfficiencyFigure, linkRttFigure } from '../bench/link.ts';
@@ -59,6 +59,8 @@ export function registerBench(program: Command): void {
           node: process.version,
           cpu: cpus()[0]?.model ?? 'unknown',
           cores: cpus().length,
+          /** The machine's load when the run ended: the withdrawal figures are in real time, so a busy machine slows them. */
+          loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
           quick,
           figures,
           batchJobMemory,

@@ -14,7 +14,7 @@
  * a figure worse, never better.
  * @module
  */
-import type { Clock, TimerHandle } from '../../shared/clock.ts';
+import { sleepOn, type Clock, type TimerHandle } from '../../shared/clock.ts';
 
 interface Timer {
   id: number;
@@ -109,21 +109,7 @@ export class WarpClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const onAbort = (): void => {
-        this.clearTimeout(handle);
-        reject(signal?.reason);
-      };
-      const handle = this.setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return sleepOn(this, ms, signal);
   }
 
   /** Runs the timers (and the jumps) until `stop()`. */

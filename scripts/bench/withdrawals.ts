@@ -86,12 +86,17 @@ async function run(world: PairWorld, prepared: PreparedWithdrawal[], outputs: nu
   const wireBefore = world.tally.snapshot();
   const retransmissionsBefore = retransmissions(world);
   const start = clock.worldMs;
-  prepared.forEach((p, i) => {
+  // Requests due at the same moment leave together, as a platform queueing them at once sends them.
+  const due = new Map<number, number[]>();
+  prepared.forEach((_, i) => due.set(sendAt(i), [...(due.get(sendAt(i)) ?? []), i]));
+  for (const [at, indices] of due) {
     clock.setTimeout(() => {
-      sentAt[i] = clock.worldMs;
-      client.send(p.text);
-    }, sendAt(i));
-  });
+      for (const i of indices) {
+        sentAt[i] = clock.worldMs;
+        client.send((prepared[i] as PreparedWithdrawal).text);
+      }
+    }, at);
+  }
   try {
     await world.until(() => failure !== undefined || doneAt.filter((t) => t !== undefined).length === prepared.length, 'every withdrawal to be signed', 3_600_000);
   } finally {

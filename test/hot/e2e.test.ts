@@ -7,6 +7,7 @@ import { SYSTEM_COLLECTIONS } from '../../shared/store/system-collections.ts';
 import { oracleAccount, oracleAddresses } from '../oracle/bitcoinjs.ts';
 import { deviceSignatureValid, type PlatformClient, type ServerMessage } from './client.ts';
 import { HotRig } from './rig.ts';
+import { countCommits } from '../helpers/commits.ts';
 import { verifySignedTransaction } from './verify-signed.ts';
 import { CHANNEL_ID, PAYEES, PIN, STRANGER, WalletFixture, base64, buildPsbt, outsOf, testKey, vcCode, type Coin } from './wallet-fixture.ts';
 
@@ -196,24 +197,12 @@ describe('end to end over the emulated serial pair', () => {
   it('a tx_request and its approval request commit together: one durable commit, acknowledged after it', async () => {
     const r = (rig = await HotRig.create({ coldRunning: false }));
     const client = await r.client();
-    const store = r.hot.store;
-    const transact = store.transact.bind(store);
-    let commits = 0;
-    let depth = 0;
-    store.transact = ((fn: Parameters<typeof transact>[0]) => {
-      if (depth === 0) commits++;
-      depth++;
-      try {
-        return transact(fn);
-      } finally {
-        depth--;
-      }
-    }) as typeof store.transact;
+    const commits = countCommits(r.hot.store);
     const approvalRequests = (): number => [...r.hot.store.range(RPC_COLLECTIONS.outbox)].filter((e) => e.value.type === 'cold.approve').length;
     await client.op('tx_request', withdrawal('e2e-one-commit').params);
     expect(approvalRequests()).toBe(1);
     await r.clock.advance(1000);
-    expect(commits).toBe(1);
+    expect(commits()).toBe(1);
     expect(approvalRequests()).toBe(1);
   });
 

@@ -7,6 +7,7 @@ import { NETWORKS } from '../../shared/crypto/networks.ts';
 import { oracleAccount, oracleAddresses } from '../oracle/bitcoinjs.ts';
 import { PlatformClient, deviceSignatureValid, nextNonce, type ServerMessage } from './client.ts';
 import { HotRig, type RigOptions } from './rig.ts';
+import { countCommits } from '../helpers/commits.ts';
 import {
   CHANNEL_ID,
   PAYEES,
@@ -49,24 +50,6 @@ function txRequest(userTxNo: string, amount = 150_000n, salt = 0): Record<string
     c_id: CHANNEL_ID,
     psbt: base64(psbt),
   };
-}
-
-/** Counts the device store's outermost transactions from now on. */
-function countCommits(r: HotRig): () => number {
-  const store = r.hot.store;
-  const transact = store.transact.bind(store);
-  let commits = 0;
-  let depth = 0;
-  store.transact = ((fn: Parameters<typeof transact>[0]) => {
-    if (depth === 0) commits++;
-    depth++;
-    try {
-      return transact(fn);
-    } finally {
-      depth--;
-    }
-  }) as typeof store.transact;
-  return () => commits;
 }
 
 /** Sends `texts` in one write on the socket (the device reads them in one turn); returns a reader of the acks and errs since, in order. */
@@ -176,7 +159,7 @@ describe('host API: nonces', () => {
   it('5 operations in one burst are accepted in one durable commit, each acknowledged after it', async () => {
     const r = await startRig();
     const client = await r.client();
-    const commits = countCommits(r);
+    const commits = countCommits(r.hot.store);
     const nonces = [1, 2, 3, 4, 5].map(() => nextNonce(PLATFORM.publicKey));
     const replies = inOneWrite(client, nonces.map((n) => client.signedText('device_status', {}, n)));
     await Promise.all(nonces.map((n) => client.next((m) => m.msg === 'ack' && m.data.nonce === n)));

@@ -9,7 +9,8 @@ import { SimulatedClock } from '../../shared/clock.ts';
 import { decodeEnvelope, encodeEnvelope, type ReplyEnvelope } from '../../shared/link/messages.ts';
 import { RpcEndpoint } from '../../shared/link/rpc.ts';
 import type { LinkSession } from '../../shared/link/session.ts';
-import { DeviceStore, type WriteTx } from '../../shared/store/store.ts';
+import { DeviceStore } from '../../shared/store/store.ts';
+import { countCommits } from '../helpers/commits.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { TEST_COLLECTIONS, TEST_MESSAGES, applyAdd, effects, results } from './harness.ts';
 
@@ -48,22 +49,11 @@ function endpoint(role: 'hot' | 'cold'): { rpc: RpcEndpoint; line: LineStandIn; 
   const clock = new SimulatedClock();
   const store = DeviceStore.open(tempDir(), { app: `test-${role}`, schemaVersion: 1, clock, collections: TEST_COLLECTIONS });
   stores.push(store);
-  let commits = 0;
-  let depth = 0;
-  const transact = store.transact.bind(store);
-  store.transact = <T>(fn: (tx: WriteTx) => T): T => {
-    if (depth === 0) commits++;
-    depth++;
-    try {
-      return transact(fn);
-    } finally {
-      depth--;
-    }
-  };
+  const commits = countCommits(store);
   const line = new LineStandIn();
   const rpc = new RpcEndpoint({ store, session: line as unknown as LinkSession, clock, role, messages: TEST_MESSAGES });
   rpc.start();
-  return { rpc, line, store, clock, commits: () => commits };
+  return { rpc, line, store, clock, commits };
 }
 
 const addRequest = (rid: number, amount = 1): Uint8Array => encodeEnvelope({ k: 'req', rid, t: 'test.add', w: 1, b: { key: 'k', amount } });

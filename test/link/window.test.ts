@@ -4,8 +4,8 @@
  * Figures are read on the simulated clock: line time is exact and processing costs nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { FRAME_FLAG, FRAME_TYPE, encodeFrame } from '../../shared/link/frame.ts';
-import { TAG_SIZE } from '../../shared/link/link-crypto.ts';
+import { dataFrameBytes } from '../../scripts/bench/link.ts';
+import { FRAME_TYPE } from '../../shared/link/frame.ts';
 import { SeededRandom } from '../../shared/random.ts';
 import type { LinkSession } from '../../shared/link/session.ts';
 import { BAUD, FrameRelay, collectMessages, directRig, makeSession, until } from './harness.ts';
@@ -14,16 +14,8 @@ const MESSAGES = 300;
 const message = (i: number): Uint8Array => new Uint8Array(60).fill(i & 0xff);
 const label = (m: Uint8Array): number => m[0] as number;
 
-/** The line bytes of one message's DATA frame (sealed, COBS-encoded, delimited). */
-const DATA_FRAME_BYTES = encodeFrame({
-  type: FRAME_TYPE.DATA,
-  flags: FRAME_FLAG.ENC | FRAME_FLAG.ACK_VALID,
-  srcEpoch: 1,
-  dstEpoch: 1,
-  seq: 1,
-  ack: 1,
-  payload: new SeededRandom('sealed').bytes(60 + TAG_SIZE),
-}).length;
+/** The line bytes of one message's DATA frame (sealed: random-looking bytes). */
+const DATA_FRAME_BYTES = dataFrameBytes(new SeededRandom('sealed').bytes(60));
 
 /** Each message hot sends is echoed by cold; returns the share of the line each direction spent on the messages' frames. */
 async function echoUtilisation(window: number): Promise<{ lineShare: number; echoed: number }> {

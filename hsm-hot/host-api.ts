@@ -21,6 +21,9 @@
  * nonce is spent, in the same transaction as the operation's effect, or alone when the
  * operation is refused.
  * A frame above `hardMessageBytes` is not read: the connection closes with 1009.
+ * Operations read in one turn (a platform sending many at once) share that transaction: one
+ * durable commit for the group, the nonce checked again inside it, each acknowledged after it
+ * commits; if it fails, each runs again alone.
  * @module
  */
 import { createServer, type Server } from 'node:http';
@@ -34,7 +37,7 @@ import { verifyMessageWithPublicKey } from '../shared/crypto/message-signature.t
 import type { Logger } from '../shared/log.ts';
 import { silentLogger } from '../shared/log.ts';
 import type { RandomSource } from '../shared/random.ts';
-import type { DeviceStore, WriteTx } from '../shared/store/store.ts';
+import type { DeviceStore, ReadView, WriteTx } from '../shared/store/store.ts';
 import { checkKeyFormat, keyScopes, lastNonce, spendNonce } from './api-keys.ts';
 import {
   API_ERROR,
@@ -182,6 +185,24 @@ function readOperation(text: string): ParsedOperation {
   return { op: op as OperationName, key: data.key, nonce: data.nonce, signed: data.signed, params };
 }
 
+/** An operation whose signature, scope and parameters were checked, waiting to be accepted. */
+interface QueuedOperation {
+  conn: Connection;
+  parsed: ParsedOperation;
+  operation: Operation<unknown>;
+  params: unknown;
+  ctx: OperationContext;
+}
+
+/** The nonce must be above the last one accepted from the key (as `view` holds it). */
+function checkNonce(view: ReadView, parsed: ParsedOperation): void {
+  const last = lastNonce(view, parsed.key);
+  if (parsed.nonce === last) throw apiError(API_ERROR.NONCE_REPLAYED, `nonce ${parsed.nonce} was already used by this key`, 'data.nonce');
+  if (parsed.nonce < last) {
+    throw apiError(API_ERROR.NONCE_STALE, `nonce ${parsed.nonce} is not above the last one accepted from this key (${last})`, 'data.nonce');
+  }
+}
+
 /** The nonce of a message that failed before it was fully read, when it has a usable one. */
 function nonceOf(text: string): { op: string | null; nonce: number | null } {
   try {
@@ -211,6 +232,8 @@ export class HostApi {
   private wss: WebSocketServer | undefined;
   private unsubscribeJournal: (() => void) | undefined;
   private listening: { host: string; port: number } | undefined;
+  /** Operations checked and waiting for the next group commit, in arrival order. */
+  private toRun: QueuedOperation[] = [];
 
   constructor(options: HostApiOptions) {
     this.options = options;
@@ -350,12 +373,8 @@ export class HostApi {
     if (!verifyMessageWithPublicKey(utf8.encode(signingText), parsed.signed, Buffer.from(parsed.key, 'hex'))) {
       throw apiError(API_ERROR.SIGNATURE_INVALID, `the signature does not verify for this key over ${parsed.op === 'auth' ? 'AUTH + key + nonce + challenge' : 'OP + key + nonce + params'}`, 'data.signed');
     }
-    const last = lastNonce(store, parsed.key);
-    if (parsed.nonce === last) throw apiError(API_ERROR.NONCE_REPLAYED, `nonce ${parsed.nonce} was already used by this key`, 'data.nonce');
-    if (parsed.nonce < last) {
-      throw apiError(API_ERROR.NONCE_STALE, `nonce ${parsed.nonce} is not above the last one accepted from this key (${last})`, 'data.nonce');
-    }
-    const highest = maxNextNonce(last, this.options.clock.now());
+    checkNonce(store, parsed);
+    const highest = maxNextNonce(lastNonce(store, parsed.key), this.options.clock.now());
     if (parsed.nonce > highest) {
       throw apiError(API_ERROR.NONCE_TOO_FAR, `nonce ${parsed.nonce} jumps too far past the last one accepted from this key; at most ${highest}`, 'data.nonce');
     }
@@ -390,32 +409,85 @@ export class HostApi {
     own.ws.close(CLOSE.tryAgainLater, 'replaced by a newer connection of the same key');
   }
 
+  /** Checks an operation, then queues it for the next group commit. */
   private run(conn: Connection, parsed: ParsedOperation, scopes: readonly Scope[]): void {
-    const { store, operations } = this.options;
     const op = parsed.op as Exclude<OperationName, 'auth'>;
-    const operation = operations[op] as Operation<unknown>;
-    const ctx = this.context(conn, parsed, scopes);
-    let work: void | (() => void | Promise<void>);
+    const operation = this.options.operations[op] as Operation<unknown>;
+    let params: unknown;
     try {
       if (operation.scope !== null && !scopes.includes(operation.scope)) {
         throw apiError(API_ERROR.SCOPE_MISSING, `${op} needs the scope ${operation.scope}`, 'data.key');
       }
       const checked = operation.params.safeParse(parsed.params);
       if (!checked.success) throw zodError(checked.error);
-      work = store.transact((tx) => {
-        spendNonce(tx, parsed.key, parsed.nonce);
-        return operation.accept(checked.data, ctx, tx);
-      });
+      params = checked.data;
     } catch (error) {
-      store.transact((tx) => spendNonce(tx, parsed.key, parsed.nonce));
+      this.options.store.transact((tx) => spendNonce(tx, parsed.key, parsed.nonce));
       throw error;
     }
-    conn.send(JSON.stringify({ msg: 'ack', data: { op, nonce: parsed.nonce } }));
+    this.toRun.push({ conn, parsed, operation, params, ctx: this.context(conn, parsed, scopes) });
+    if (this.toRun.length === 1) queueMicrotask(() => this.commitGroup());
+  }
+
+  /**
+   * Group commit: the operations read from the sockets in one turn (a platform that sends many
+   * at once) are accepted in one durable transaction, each acknowledged only after it commits.
+   * If the group's transaction fails, each runs again alone, so only the failing one is refused.
+   */
+  private commitGroup(): void {
+    const group = this.toRun;
+    this.toRun = [];
+    if (group.length === 1) {
+      for (const queued of group) this.runAlone(queued);
+      return;
+    }
+    let works: Array<void | (() => void | Promise<void>)>;
+    try {
+      works = this.options.store.transact((tx) => group.map((queued) => this.accept(tx, queued)));
+    } catch {
+      for (const queued of group) queueMicrotask(() => this.runAlone(queued));
+      return;
+    }
+    group.forEach((queued, i) => this.accepted(queued, works[i]));
+  }
+
+  /** One operation in its own transaction; a failure spends its nonce (unless the nonce was the fault) and is reported. */
+  private runAlone(queued: QueuedOperation): void {
+    const { store } = this.options;
+    const { conn, parsed } = queued;
+    let work: void | (() => void | Promise<void>);
+    try {
+      try {
+        work = store.transact((tx) => this.accept(tx, queued));
+      } catch (error) {
+        if (!(error instanceof HsmError && (error.code === API_ERROR.NONCE_REPLAYED || error.code === API_ERROR.NONCE_STALE))) {
+          store.transact((tx) => spendNonce(tx, parsed.key, parsed.nonce));
+        }
+        throw error;
+      }
+    } catch (error) {
+      const hsm = error instanceof HsmError ? error : this.internal(error);
+      conn.send(JSON.stringify({ msg: 'err', data: errorData(parsed.op, parsed.nonce, hsm) }));
+      return;
+    }
+    this.accepted(queued, work);
+  }
+
+  /** Inside the transaction: the nonce again (another operation of the group may have spent it), then the operation. */
+  private accept(tx: WriteTx, queued: QueuedOperation): void | (() => void | Promise<void>) {
+    const { parsed } = queued;
+    checkNonce(tx, parsed);
+    spendNonce(tx, parsed.key, parsed.nonce);
+    return queued.operation.accept(queued.params, queued.ctx, tx);
+  }
+
+  /** After the commit: the acknowledgement, then the operation's work. */
+  private accepted(queued: QueuedOperation, work: void | (() => void | Promise<void>)): void {
+    queued.conn.send(JSON.stringify({ msg: 'ack', data: { op: queued.parsed.op, nonce: queued.parsed.nonce } }));
     if (typeof work === 'function') {
-      const pending = work;
       void Promise.resolve()
-        .then(() => pending())
-        .catch((error: unknown) => ctx.fail(error));
+        .then(() => work())
+        .catch((error: unknown) => queued.ctx.fail(error));
     }
   }
 

@@ -81,7 +81,10 @@ export function hostOperations(deps: OperationDeps): OperationTable {
       }),
       accept(params: TxRequestParams, ctx, tx) {
         const { record, fresh } = requests.submit(tx, params, ctx.key);
-        if (fresh) return () => requests.askCold(record.userTxNo);
+        if (fresh) {
+          requests.askCold(record.userTxNo, tx);
+          return undefined;
+        }
         const data = requests.statusData(record);
         return () => ctx.reply('tx_status', data);
       },

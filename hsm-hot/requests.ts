@@ -260,11 +260,16 @@ export class HotSendRequests {
     return { record, fresh: true };
   }
 
-  /** Asks HSM-Cold to approve a recorded request (durable; settles through the reply hook). */
-  askCold(userTxNo: string): void {
+  /**
+   * Asks HSM-Cold to approve a recorded request (durable; settles through the reply hook).
+   * Given the transaction that records the request, the approval request commits with it: one
+   * durable commit per withdrawal instead of two, and no window in which a crash leaves a
+   * pending request without its approval request.
+   */
+  askCold(userTxNo: string, tx?: WriteTx): void {
     const rpc = this.rpc;
     if (rpc === undefined) return; // resume() asks once the link is attached
-    const record = this.options.store.get(requestsCollection, userTxNo);
+    const record = (tx ?? this.options.store).get(requestsCollection, userTxNo);
     if (record === undefined || record.status !== TX_STATUS.pending) return;
     const body: ApproveRequest = {
       coinCode: record.coinCode,

@@ -120,7 +120,8 @@ function clampDelay(ms: number): number {
   return Math.min(ms, 2 ** 31 - 1);
 }
 
-function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+/** `clock.sleep` for any clock: resolves after `ms` on its timers, rejects when `signal` aborts. */
+export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);

@@ -257,11 +257,33 @@ export function checkCount(from: number, count: number): void {
   }
 }
 
+/**
+ * Chain nodes (`account / chain`) of public-only account keys, kept while the account node
+ * lives: deriving one costs a point multiplication, and a signer checks the same two chains for
+ * every input and change output. Nodes holding a private key are never kept.
+ */
+const publicChainNodes = new WeakMap<HDKey, Map<number, HDKey>>();
+
+function chainNode(account: HDKey, chain: Chain): HDKey {
+  if (account.privateKey !== null) return account.deriveChild(chain);
+  let byChain = publicChainNodes.get(account);
+  if (byChain === undefined) {
+    byChain = new Map();
+    publicChainNodes.set(account, byChain);
+  }
+  let node = byChain.get(chain);
+  if (node === undefined) {
+    node = account.deriveChild(chain);
+    byChain.set(chain, node);
+  }
+  return node;
+}
+
 /** Public key of `account / chain / index` (compressed, 33 bytes). */
 export function derivePublicKey(account: HDKey, chain: Chain, index: number): Uint8Array {
   checkChain(chain);
   checkIndex(index);
-  const key = account.deriveChild(chain).deriveChild(index).publicKey;
+  const key = chainNode(account, chain).deriveChild(index).publicKey;
   if (key === null) throw new Error('invariant failed: derived node without public key');
   return key;
 }

@@ -12,6 +12,12 @@
  * the requester's lowest unanswered rid (`w`); recorded replies below it can no longer be asked
  * for and are deleted, and a request below that mark is refused as STALE, never applied.
  *
+ * Group commit: requests (and replies) that arrive while a commit is under way are applied
+ * (settled) together in the next transaction, one durable commit for all of them; each reply
+ * leaves, and each caller hears of its reply, only after that commit. If the group's
+ * transaction fails, each member is tried again alone, so one failing request is refused
+ * without holding back the others (docs/link-protocol.md, "Group commit").
+ *
  * Both devices run one endpoint that is requester and responder at once.
  * @module
  */
@@ -100,6 +106,11 @@ export class RpcEndpoint {
   private readonly lastSentAt = new Map<number, number>();
   private readonly unsubscribe: Array<() => void> = [];
   private resendTimer: TimerHandle | undefined;
+  /** Requests checked and waiting for the next group commit, in arrival order. */
+  private toApply: Array<{ request: RequestEnvelope; body: unknown }> = [];
+  /** Replies checked and waiting for the next group commit, in arrival order. */
+  private toSettle: Array<{ reply: ReplyEnvelope; outcome: Outcome<unknown> }> = [];
+  private groupTimer: TimerHandle | undefined;
   private stopped = false;
   private readonly counters = { requestsSent: 0, repliesReceived: 0, requestsApplied: 0, duplicatesReplayed: 0, staleRefused: 0, badMessages: 0 };
 
@@ -128,6 +139,7 @@ export class RpcEndpoint {
   start(): void {
     this.unsubscribe.push(this.session.onMessage((bytes) => this.onMessage(bytes)));
     this.unsubscribe.push(this.session.onUp(() => this.resendAll()));
+    this.unsubscribe.push(this.session.onReady(() => this.onSessionDrained()));
     if (this.session.isUp) this.resendAll();
     this.armResendTimer();
   }
@@ -136,6 +148,9 @@ export class RpcEndpoint {
     this.stopped = true;
     for (const off of this.unsubscribe.splice(0)) off();
     this.clock.clearTimeout(this.resendTimer);
+    this.clock.clearTimeout(this.groupTimer);
+    this.toApply = [];
+    this.toSettle = [];
     for (const [, waiter] of this.waiting) waiter.reject(new HsmError('RPC_STOPPED', 'the link endpoint stopped before the reply came'));
     this.waiting.clear();
   }
@@ -199,9 +214,24 @@ export class RpcEndpoint {
     for (const { rid } of this.pending()) this.sendRequest(rid);
   }
 
+  /**
+   * Every request queued in the session has gone onto the line: the wait for its reply starts
+   * now, not when it was queued behind the others (at 9600 baud a long queue takes minutes).
+   */
+  private onSessionDrained(): void {
+    const now = this.clock.monotonic();
+    for (const rid of this.lastSentAt.keys()) this.lastSentAt.set(rid, now);
+  }
+
   private armResendTimer(): void {
     this.resendTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
+      if (this.session.backlog > 0) {
+        // Requests still queued behind others are not lost; sending them again would only
+        // lengthen the queue.
+        this.armResendTimer();
+        return;
+      }
       const now = this.clock.monotonic();
       for (const { rid } of this.pending()) {
         if (now - (this.lastSentAt.get(rid) ?? -Infinity) >= RESEND_AFTER_MS) this.sendRequest(rid);
@@ -226,8 +256,7 @@ export class RpcEndpoint {
 
   private onRequest(request: RequestEnvelope): void {
     const def = this.messages[request.t];
-    const refuseNow = (code: string, message: string, field?: string): void =>
-      this.sendReply({ k: 'res', rid: request.rid, t: request.t, ok: false, e: field === undefined ? { code, message } : { code, message, field }, r: 0 });
+    const refuseNow = (code: string, message: string, field?: string): void => this.refuseUnrecorded(request, code, message, field);
     if (def === undefined || this.handlers.get(request.t) === undefined) {
       this.counters.badMessages++;
       return refuseNow('MSG_UNKNOWN_TYPE', `this device does not serve "${request.t}"`, 't');
@@ -244,13 +273,54 @@ export class RpcEndpoint {
       const e = error as HsmError;
       return refuseNow(e.code, e.message, e.field);
     }
+    this.toApply.push({ request, body });
+    this.scheduleGroup();
+  }
+
+  /** The next group commit runs once the messages already arrived have been read. */
+  private scheduleGroup(): void {
+    this.groupTimer ??= this.clock.setTimeout(() => this.commitGroup(), 0);
+  }
+
+  /** Applies the queued requests and settles the queued replies in one durable transaction. */
+  private commitGroup(): void {
+    this.groupTimer = undefined;
+    const requests = this.toApply;
+    const replies = this.toSettle;
+    this.toApply = [];
+    this.toSettle = [];
+    if (this.stopped || requests.length + replies.length === 0) return;
+    if (requests.length + replies.length === 1) {
+      for (const r of requests) this.applyAlone(r.request, r.body);
+      for (const r of replies) this.settleAlone(r.reply, r.outcome);
+      return;
+    }
+    let sent: Uint8Array[];
+    let settled: Array<{ reply: ReplyEnvelope; outcome: Outcome<unknown> }>;
+    try {
+      [sent, settled] = this.store.transact((tx) => [requests.map((r) => this.apply(tx, r.request, r.body)), replies.filter((r) => this.settle(tx, r.reply, r.outcome))]);
+    } catch (error) {
+      // Nothing of the group committed: each goes again alone, in its own turn (a device that
+      // lost power inside the group runs none of them).
+      this.log.warn({ requests: requests.length, replies: replies.length, err: (error as Error).message }, 'group commit failed; applying one by one');
+      for (const r of requests) this.clock.setTimeout(() => this.applyAlone(r.request, r.body), 0);
+      for (const r of replies) this.clock.setTimeout(() => this.settleAlone(r.reply, r.outcome), 0);
+      return;
+    }
+    for (const reply of sent) this.session.send(reply);
+    for (const r of settled) this.settled(r.reply, r.outcome);
+  }
+
+  private applyAlone(request: RequestEnvelope, body: unknown): void {
+    if (this.stopped) return;
     let reply: Uint8Array;
     try {
       reply = this.store.transact((tx) => this.apply(tx, request, body));
     } catch (error) {
       const e = error instanceof HsmError ? error : new HsmError('RPC_HANDLER_FAILED', 'the request could not be applied');
       this.log.error({ type: request.t, rid: request.rid, code: e.code, err: (error as Error).message }, 'request handler failed; nothing applied');
-      return refuseNow(e.code, e.message, e.field);
+      this.refuseUnrecorded(request, e.code, e.message, e.field);
+      return;
     }
     this.session.send(reply);
   }
@@ -292,8 +362,9 @@ export class RpcEndpoint {
     return reply;
   }
 
-  private sendReply(reply: ReplyEnvelope): void {
-    this.session.send(encodeEnvelope(reply));
+  /** A refusal that is not recorded (nothing was applied): a retry is checked and applied afresh. */
+  private refuseUnrecorded(request: RequestEnvelope, code: string, message: string, field?: string): void {
+    this.session.send(encodeEnvelope({ k: 'res', rid: request.rid, t: request.t, ok: false, e: field === undefined ? { code, message } : { code, message, field }, r: 0 }));
   }
 
   private onReplyEnvelope(reply: ReplyEnvelope): void {
@@ -311,11 +382,27 @@ export class RpcEndpoint {
     } else {
       outcome = { ok: false, error: reply.e, recorded: reply.r === 1 };
     }
+    this.toSettle.push({ reply, outcome });
+    this.scheduleGroup();
+  }
+
+  /** Inside one transaction: runs the reply's hooks and removes its request from the outbox; false if settled already. */
+  private settle(tx: WriteTx, reply: ReplyEnvelope, outcome: Outcome<unknown>): boolean {
+    const entry = tx.get(RPC_COLLECTIONS.outbox, reply.rid);
+    if (entry === undefined || entry.type !== reply.t) return false; // a duplicate of a reply settled before
     const request = unpackBody(entry.body);
-    this.store.transact((tx) => {
-      for (const hook of this.replyHooks.get(reply.t) ?? []) hook(request, outcome, { tx, rid: reply.rid });
-      tx.del(RPC_COLLECTIONS.outbox, reply.rid);
-    });
+    for (const hook of this.replyHooks.get(reply.t) ?? []) hook(request, outcome, { tx, rid: reply.rid });
+    tx.del(RPC_COLLECTIONS.outbox, reply.rid);
+    return true;
+  }
+
+  private settleAlone(reply: ReplyEnvelope, outcome: Outcome<unknown>): void {
+    if (this.stopped) return;
+    if (this.store.transact((tx) => this.settle(tx, reply, outcome))) this.settled(reply, outcome);
+  }
+
+  /** After the commit that settled `reply`: its caller hears of it. */
+  private settled(reply: ReplyEnvelope, outcome: Outcome<unknown>): void {
     this.counters.repliesReceived++;
     this.lastSentAt.delete(reply.rid);
     const waiter = this.waiting.get(reply.rid);

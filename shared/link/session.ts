@@ -1,6 +1,6 @@
 /**
  * The link session (layers 2-3; notes/serial-link.md §1 "ARQ" and "Session setup"):
- * handshake, stop-and-wait ARQ, fragmentation, keepalive and re-keying over one `Port`.
+ * handshake, windowed ARQ, fragmentation, keepalive and re-keying over one `Port`.
  *
  * - Handshake: HELLO{nonce, number} every ~500 ms (±20 %) until a HELLO_ACK{echo, nonce, number}
  *   arrives; both are tagged with the pairing's control key. If both sides say HELLO at once,
@@ -8,13 +8,22 @@
  *   rebooted: the session resets. Epochs only go up; lower ones are stale and dropped. Within
  *   one boot, handshake numbers only go up too: a recorded HELLO replayed later is stale, and
  *   cannot end the session it once started (docs/link-protocol.md).
- * - ARQ: one DATA frame in flight per direction, 16-bit sequence numbers, cumulative ACKs
- *   (piggybacked when a reply is ready, bare otherwise), retransmission with RFC 6298 RTT
- *   estimation, exponential backoff and jitter; after `maxRetries` the link is reported down
- *   and a new handshake starts.
- * - Damage feedback: a receiver that drops a damaged frame answers with its current ACK at
- *   once; a sender whose frame should have arrived by then and is acknowledged only up to the
- *   one before it retransmits without waiting for the timeout (once per transmission).
+ * - ARQ: a window of up to `window` DATA frames in flight per direction, 16-bit sequence
+ *   numbers, cumulative ACKs (piggybacked when a reply is ready, bare otherwise), one
+ *   retransmission timer for the oldest frame with RFC 6298 RTT estimation, exponential backoff
+ *   and jitter; after `maxRetries` transmissions of the oldest frame the link is reported down
+ *   and a new handshake starts. Messages are delivered in order. A version-2 receiver keeps up
+ *   to `RECEIVE_AHEAD` frames beyond a gap and the sender repeats only the lost frame
+ *   (selective repeat); to a version-1 receiver, which drops them, it repeats the window from
+ *   the lost frame on (go-back-N).
+ * - Loss feedback: a receiver that drops a damaged frame, or a frame after a gap, answers at
+ *   once (rate limited) with an ACK whose `seq` names the frame it waits for (a NAK); a sender
+ *   whose oldest frame is named, and has left the line, sends the window again without waiting
+ *   for the timeout (once per transmission).
+ * - Protocol version: HELLO and HELLO_ACK carry the sender's link protocol version in `seq`
+ *   (first-generation firmware sends 0, which is version 1). The session runs the lower of the
+ *   two. A version-1 peer keeps working: it takes windowed frames in order and ignores the
+ *   NAK's `seq`.
  * - A frame naming a session the receiver does not have gets ERR{UNKNOWN_SESSION}, tagged with
  *   the control key and quoting the frame's tag; it makes the sender handshake again only when
  *   it quotes a frame the sender sent in the session it holds. Nothing unauthenticated changes
@@ -30,7 +39,7 @@ import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
 import type { Port } from '../port.ts';
 import type { RandomSource } from '../random.ts';
-import { FRAME_FLAG, FRAME_TYPE, FrameDecoder, MAX_PAYLOAD, encodeFrame, encodeHeader, type Frame } from './frame.ts';
+import { FRAME_FLAG, FRAME_TYPE, FrameDecoder, MAX_ENCODED, MAX_PAYLOAD, encodeFrame, encodeHeader, type Frame } from './frame.ts';
 import {
   NONCE_SIZE,
   TAG_SIZE,
@@ -60,6 +69,17 @@ export const MAX_MESSAGE = 256 * 1024;
 /** Data bytes one DATA frame carries once sealed. */
 export const FRAGMENT_SIZE = MAX_PAYLOAD - TAG_SIZE;
 const LAST_SEQ = 0xffff;
+/**
+ * The link protocol this firmware speaks (docs/link-protocol.md): 2 adds the window, NAKs and
+ * selective repeat. Sent in the `seq` field of HELLO and HELLO_ACK; 0 there means version 1.
+ */
+export const LINK_PROTOCOL = 2;
+/** Frames beyond a gap a receiver keeps (version 2), waiting for the lost one. */
+const RECEIVE_AHEAD = 32;
+/** The next frame is written when the one before has at most this many bytes left on the line. */
+const PACE_SLACK_BYTES = 16;
+/** The longest frame on the wire (delimiters included): an ACK may wait behind one on the peer's line. */
+const MAX_FRAME_BYTES = MAX_ENCODED + 2;
 
 export interface LinkTimings {
   helloIntervalMs: number;
@@ -67,6 +87,8 @@ export interface LinkTimings {
   initialRtoMs: number;
   maxRtoMs: number;
   maxRetries: number;
+  /** DATA frames in flight at once per direction, unacknowledged. */
+  window: number;
   keepaliveMs: number;
   /** Keepalive intervals without any frame from the peer before the link is declared down. */
   keepaliveMisses: number;
@@ -77,6 +99,7 @@ export const DEFAULT_TIMINGS: LinkTimings = {
   initialRtoMs: 250,
   maxRtoMs: 2000,
   maxRetries: 10,
+  window: 8,
   keepaliveMs: 5000,
   keepaliveMisses: 3,
 };
@@ -92,6 +115,8 @@ export interface LinkSessionOptions {
   /** Line rate, used to size timeouts to the time frames take on the wire. */
   baudRate: number;
   timings?: Partial<LinkTimings>;
+  /** The link protocol version this side offers (default `LINK_PROTOCOL`; 1 speaks as first-generation firmware). */
+  protocol?: number;
   log?: Logger;
 }
 
@@ -101,6 +126,8 @@ export interface LinkStats {
   state: LinkState;
   epoch: number;
   peerEpoch: number | null;
+  /** The link protocol version of the current session (the lower of the two sides'). */
+  protocol: number | null;
   handshakes: number;
   linkDowns: number;
   framesSent: number;
@@ -111,6 +138,9 @@ export interface LinkStats {
   messagesReceived: number;
   retransmissions: number;
   duplicates: number;
+  /** ACKs sent naming a frame that was lost or damaged, and those received. */
+  naksSent: number;
+  naksReceived: number;
   crcFailures: number;
   decodeFailures: number;
   resyncs: number;
@@ -129,12 +159,13 @@ interface Fragment {
 interface InFlight {
   seq: number;
   fragment: Fragment;
-  attempts: number;
-  firstSentAt: number;
+  transmissions: number;
+  /** The transmission a NAK last answered (a NAK makes a frame go again once per transmission). */
+  nakAnswered: number;
+  /** When the latest transmission's first byte goes onto the line (after what was queued before it). */
+  sentAt: number;
   /** When the latest transmission has fully left the line. */
-  onWireUntil: number;
-  fastRetransmitted: boolean;
-  timer: TimerHandle | undefined;
+  leftLineAt: number;
 }
 
 type Listener<T> = (value: T) => void;
@@ -173,8 +204,18 @@ export class LinkSession {
 
   private nextSeq = 1;
   private lastDelivered = 0;
-  private inFlight: InFlight | undefined;
+  /** Sent and not yet acknowledged, oldest first. */
+  private inFlight: InFlight[] = [];
+  private retransmitTimer: TimerHandle | undefined;
+  /** Runs `pump` when the line is about to be free (see `pump`). */
+  private lineTimer: TimerHandle | undefined;
+  /** When this side's own line is free again (what was written before has left it). */
+  private lineFreeAt = 0;
+  private peerProtocol = 1;
+  private readonly ownProtocol: number;
   private readonly queue: Fragment[] = [];
+  /** Frames received beyond a gap, by sequence number (version 2). */
+  private readonly outOfOrder = new Map<number, Fragment>();
   private reassembly: Uint8Array[] = [];
   private reassemblySize = 0;
   private ackOwed = false;
@@ -187,14 +228,15 @@ export class LinkSession {
   private pingCounter = 0;
   private pingSentAt = new Map<number, number>();
   private lastErrAt = -Infinity;
-  private lastDamageAckAt = -Infinity;
+  private lastNak: { seq: number; at: number } | undefined;
 
   private readonly listeners = {
     message: new Set<Listener<Uint8Array>>(),
-    up: new Set<Listener<{ peerEpoch: number }>>(),
+    up: new Set<Listener<{ peerEpoch: number; protocol: number }>>(),
     down: new Set<Listener<{ reason: string }>>(),
+    ready: new Set<Listener<void>>(),
   };
-  private readonly counters: Omit<LinkStats, 'state' | 'epoch' | 'peerEpoch' | 'rttMs' | 'crcFailures' | 'decodeFailures' | 'resyncs'> = {
+  private readonly counters: Omit<LinkStats, 'state' | 'epoch' | 'peerEpoch' | 'protocol' | 'rttMs' | 'crcFailures' | 'decodeFailures' | 'resyncs'> = {
     handshakes: 0,
     linkDowns: 0,
     framesSent: 0,
@@ -205,6 +247,8 @@ export class LinkSession {
     messagesReceived: 0,
     retransmissions: 0,
     duplicates: 0,
+    naksSent: 0,
+    naksReceived: 0,
     authFailures: 0,
     staleFrames: 0,
     errorsSent: 0,
@@ -226,6 +270,10 @@ export class LinkSession {
     this.ownControlKey = controlKey(options.linkKey, options.role);
     this.peerControlKey = controlKey(options.linkKey, otherRole(options.role));
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.ownProtocol = options.protocol ?? LINK_PROTOCOL;
+    if (!Number.isInteger(this.ownProtocol) || this.ownProtocol < 1 || this.ownProtocol > LINK_PROTOCOL) {
+      throw new HsmError('LINK_PROTOCOL', `link protocol must be in 1..${LINK_PROTOCOL}, got ${this.ownProtocol}`);
+    }
     this.byteTimeMs = 10_000 / options.baudRate;
     this.log = options.log ?? silentLogger;
     this.decoder = new FrameDecoder(
@@ -253,9 +301,30 @@ export class LinkSession {
     return () => this.listeners.message.delete(listener);
   }
 
-  onUp(listener: Listener<{ peerEpoch: number }>): () => void {
+  onUp(listener: Listener<{ peerEpoch: number; protocol: number }>): () => void {
     this.listeners.up.add(listener);
     return () => this.listeners.up.delete(listener);
+  }
+
+  /** Called when every queued fragment has gone into the window (`backlog` is 0 again). */
+  onReady(listener: Listener<void>): () => void {
+    this.listeners.ready.add(listener);
+    return () => this.listeners.ready.delete(listener);
+  }
+
+  /** The `seq` of this side's HELLO and HELLO_ACK: its protocol version, 0 for version 1 (as first-generation firmware sends). */
+  private get helloVersion(): number {
+    return this.ownProtocol === 1 ? 0 : this.ownProtocol;
+  }
+
+  /** Fragments queued behind a full window, not yet sent. */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  /** The link protocol version of the current session (1 until a session is up). */
+  get protocol(): number {
+    return Math.min(this.ownProtocol, this.peerProtocol);
   }
 
   onDown(listener: Listener<{ reason: string }>): () => void {
@@ -301,6 +370,7 @@ export class LinkSession {
       state: this.stateValue,
       epoch: this.epoch,
       peerEpoch: this.peerEpoch,
+      protocol: this.stateValue === 'up' ? this.protocol : null,
       ...this.counters,
       crcFailures: d.dropped.FRAME_CRC,
       decodeFailures: Object.values(d.dropped).reduce((a, b) => a + b, 0),
@@ -323,7 +393,7 @@ export class LinkSession {
 
   private sendHello(): void {
     if (this.stateValue !== 'handshaking' || this.helloNonce === undefined) return;
-    const header = { type: FRAME_TYPE.HELLO, flags: 0, srcEpoch: this.epoch, dstEpoch: 0, seq: 0, ack: 0 } as const;
+    const header = { type: FRAME_TYPE.HELLO, flags: 0, srcEpoch: this.epoch, dstEpoch: 0, seq: this.helloVersion, ack: 0 } as const;
     this.transmit(this.controlFrame(header, concat(this.helloNonce, u32be(this.handshakeNumber))));
     const jitter = 1 + (this.randomUnit() * 0.4 - 0.2);
     this.helloTimer = this.clock.setTimeout(() => this.sendHello(), this.timings.helloIntervalMs * jitter);
@@ -355,9 +425,9 @@ export class LinkSession {
     // Both sides said HELLO at once: HSM-Hot's wins, HSM-Cold answers it.
     if (this.stateValue === 'handshaking' && this.role === 'hot') return;
     const ownNonce = this.random.bytes(NONCE_SIZE);
-    const header = { type: FRAME_TYPE.HELLO_ACK, flags: 0, srcEpoch: this.epoch, dstEpoch: frame.srcEpoch, seq: 0, ack: 0 } as const;
+    const header = { type: FRAME_TYPE.HELLO_ACK, flags: 0, srcEpoch: this.epoch, dstEpoch: frame.srcEpoch, seq: this.helloVersion, ack: 0 } as const;
     const wire = encodeFrame(this.controlFrame(header, concat(peerNonce, ownNonce, u32be(this.handshakeNumber))));
-    this.establish(frame.srcEpoch, { initiator: peerNonce, responder: ownNonce }, number);
+    this.establish(frame.srcEpoch, { initiator: peerNonce, responder: ownNonce }, number, frame.seq);
     this.lastHelloAck = { peerNonce: hex(peerNonce), peerEpoch: frame.srcEpoch, wire };
     this.writeWire(wire);
   }
@@ -375,7 +445,7 @@ export class LinkSession {
       return;
     }
     this.lastHelloAck = undefined; // this session is the answer to our HELLO: no older HELLO of the peer waits for one
-    this.establish(frame.srcEpoch, { initiator: this.helloNonce, responder: body.subarray(NONCE_SIZE, 2 * NONCE_SIZE) }, readU32be(body, 2 * NONCE_SIZE));
+    this.establish(frame.srcEpoch, { initiator: this.helloNonce, responder: body.subarray(NONCE_SIZE, 2 * NONCE_SIZE) }, readU32be(body, 2 * NONCE_SIZE), frame.seq);
   }
 
   /** Whether (epoch, number) names a handshake of the peer newer than any this side took part in. */
@@ -399,7 +469,8 @@ export class LinkSession {
     return undefined;
   }
 
-  private establish(peerEpoch: number, nonces: { initiator: Uint8Array; responder: Uint8Array }, peerHandshakeNumber: number): void {
+  /** `peerVersion`: the `seq` of the peer's HELLO or HELLO_ACK (0 from a version-1 peer). */
+  private establish(peerEpoch: number, nonces: { initiator: Uint8Array; responder: Uint8Array }, peerHandshakeNumber: number, peerVersion: number): void {
     const wasUp = this.stateValue === 'up';
     this.clearSessionTimers();
     this.clock.clearTimeout(this.helloTimer);
@@ -411,11 +482,12 @@ export class LinkSession {
     this.highestPeerEpoch = Math.max(this.highestPeerEpoch, peerEpoch);
     if (this.isNewPeerHandshake(peerEpoch, peerHandshakeNumber)) this.peerHandshake = { epoch: peerEpoch, number: peerHandshakeNumber };
     this.resetArq();
+    this.peerProtocol = Math.max(1, peerVersion);
     this.stateValue = 'up';
     this.lastHeardAt = this.clock.monotonic();
     this.armKeepalive();
-    this.log.info({ epoch: this.epoch, peerEpoch, peer: otherRole(this.role) }, 'link up');
-    for (const l of [...this.listeners.up]) l({ peerEpoch });
+    this.log.info({ epoch: this.epoch, peerEpoch, peer: otherRole(this.role), protocol: this.protocol }, 'link up');
+    for (const l of [...this.listeners.up]) l({ peerEpoch, protocol: this.protocol });
   }
 
   private linkDown(reason: string): void {
@@ -458,13 +530,25 @@ export class LinkSession {
     }
   }
 
-  /** A damaged frame arrived: tell the peer where we are, at most once per short interval. */
+  /** A damaged frame arrived: tell the peer which frame we wait for. */
   private onDamage(): void {
-    if (this.stateValue !== 'up') return;
+    if (this.stateValue === 'up') this.sendNak();
+  }
+
+  /**
+   * An ACK whose `seq` names the frame this side waits for (a NAK; 0 there, as version 1 sends,
+   * names none). The same frame is named at most once per short interval.
+   */
+  private sendNak(): void {
+    const seq = this.lastDelivered + 1;
+    if (seq > LAST_SEQ) return;
     const now = this.clock.monotonic();
-    if (now - this.lastDamageAckAt < Math.max(this.srtt ?? 0, 128 * this.byteTimeMs)) return;
-    this.lastDamageAckAt = now;
-    this.sendAck();
+    const last = this.lastNak;
+    if (last !== undefined && last.seq === seq && now - last.at < Math.max(this.srtt ?? 0, 128 * this.byteTimeMs)) return;
+    this.lastNak = { seq, at: now };
+    this.ackOwed = false;
+    this.counters.naksSent++;
+    this.sendControl(FRAME_TYPE.ACK, seq);
   }
 
   private onErr(frame: Frame): void {
@@ -500,7 +584,7 @@ export class LinkSession {
       return;
     }
     this.lastHeardAt = this.clock.monotonic();
-    if ((frame.flags & FRAME_FLAG.ACK_VALID) !== 0) this.onAck(frame.ack);
+    if ((frame.flags & FRAME_FLAG.ACK_VALID) !== 0) this.onAck(frame.ack, frame.type === FRAME_TYPE.ACK ? frame.seq : 0);
     switch (frame.type) {
       case FRAME_TYPE.DATA:
         this.onData(frame, plaintext);
@@ -520,75 +604,142 @@ export class LinkSession {
   }
 
   private onData(frame: Frame, data: Uint8Array): void {
-    if (frame.seq === this.lastDelivered) {
+    const fragment = { data, more: (frame.flags & FRAME_FLAG.MORE) !== 0 };
+    if (frame.seq <= this.lastDelivered || this.outOfOrder.has(frame.seq)) {
+      // Had it before (our ACK was lost, or the frame was sent again): acknowledge, deliver nothing.
       this.counters.duplicates++;
-      this.sendAck(); // our ACK was lost: acknowledge again, deliver nothing
+      this.ackOwed = true;
+      this.scheduleAck();
       return;
     }
-    if (frame.seq !== this.lastDelivered + 1) return;
-    this.lastDelivered = frame.seq;
-    this.reassemblySize += data.length;
+    if (frame.seq !== this.lastDelivered + 1) {
+      // A frame before this one was lost. A version-2 peer sends only the lost one again, so
+      // this one is kept until the gap is filled; a version-1 peer sends them all again.
+      if (this.protocol >= 2 && frame.seq <= this.lastDelivered + RECEIVE_AHEAD) this.outOfOrder.set(frame.seq, fragment);
+      this.sendNak();
+      return;
+    }
+    this.deliver(fragment);
+    for (let next = this.outOfOrder.get(this.lastDelivered + 1); next !== undefined && this.stateValue === 'up'; next = this.outOfOrder.get(this.lastDelivered + 1)) {
+      this.outOfOrder.delete(this.lastDelivered + 1);
+      this.deliver(next);
+    }
+    if (this.stateValue !== 'up') return;
+    if (this.outOfOrder.size > 0) this.sendNak(); // the next gap
+    this.scheduleAck();
+  }
+
+  /** The next fragment in order: reassembled, and handed on when its message is complete. */
+  private deliver(fragment: Fragment): void {
+    if (this.stateValue !== 'up') return;
+    this.lastDelivered++;
+    this.ackOwed = true;
+    this.reassemblySize += fragment.data.length;
     if (this.reassemblySize > MAX_MESSAGE) {
       this.linkDown('peer sent a message larger than the limit');
       return;
     }
-    this.reassembly.push(data);
-    this.ackOwed = true;
-    if ((frame.flags & FRAME_FLAG.MORE) === 0) {
-      const message = this.reassembly.length === 1 ? (this.reassembly[0] as Uint8Array) : concat(...this.reassembly);
-      this.reassembly = [];
-      this.reassemblySize = 0;
-      this.counters.messagesReceived++;
-      for (const l of [...this.listeners.message]) l(message);
-    }
-    // Give a reply queued by a listener the chance to carry the ACK; otherwise send it bare.
-    if (this.ackOwed && this.stateValue === 'up') {
-      this.clock.clearTimeout(this.ackTimer);
-      this.ackTimer = this.clock.setTimeout(() => {
-        if (this.ackOwed) this.sendAck();
-      }, 0);
-    }
+    this.reassembly.push(fragment.data);
+    if (fragment.more) return;
+    const message = this.reassembly.length === 1 ? (this.reassembly[0] as Uint8Array) : concat(...this.reassembly);
+    this.reassembly = [];
+    this.reassemblySize = 0;
+    this.counters.messagesReceived++;
+    for (const l of [...this.listeners.message]) l(message);
   }
 
-  private onAck(ack: number): void {
-    const flight = this.inFlight;
-    if (flight === undefined) return;
-    if (ack === flight.seq - 1 && !flight.fastRetransmitted && this.clock.monotonic() >= flight.onWireUntil) {
-      // The peer reports damage and still waits for this frame, which has left the line.
-      flight.fastRetransmitted = true;
-      this.clock.clearTimeout(flight.timer);
-      this.transmitInFlight();
+  /**
+   * Gives a reply queued by a listener the chance to carry the ACK; otherwise sends it bare.
+   * While the line is busy the ACK waits for it: the next frame written carries it.
+   */
+  private scheduleAck(): void {
+    if (!this.ackOwed || this.stateValue !== 'up') return;
+    if (!this.lineFreeSoon()) {
+      this.serviceWhenLineFree();
       return;
     }
-    if (ack !== flight.seq) return;
-    this.clock.clearTimeout(flight.timer);
-    if (flight.attempts === 1) this.recordRtt(this.clock.monotonic() - flight.firstSentAt); // Karn's rule
-    this.inFlight = undefined;
-    this.pump();
+    this.clock.clearTimeout(this.ackTimer);
+    this.ackTimer = this.clock.setTimeout(() => {
+      if (this.ackOwed) this.sendAck();
+    }, 0);
+  }
+
+  /** A cumulative ACK up to `ack`; `nak`, when not 0, names the frame the peer waits for. */
+  private onAck(ack: number, nak: number): void {
+    let sample: number | undefined;
+    let acked = false;
+    while (this.inFlight.length > 0 && (this.inFlight[0] as InFlight).seq <= ack) {
+      const flight = this.inFlight.shift() as InFlight;
+      if (flight.transmissions === 1) sample = this.clock.monotonic() - flight.sentAt; // Karn's rule
+      acked = true;
+    }
+    if (acked) {
+      if (sample !== undefined) this.recordRtt(sample);
+      this.clock.clearTimeout(this.retransmitTimer);
+      this.retransmitTimer = undefined;
+      this.pump();
+    }
+    if (nak === 0) return;
+    this.counters.naksReceived++;
+    const flight = this.inFlight.find((f) => f.seq === nak);
+    // Once per transmission, and only for a frame that has left the line (else the NAK is older than it).
+    if (flight === undefined || flight.nakAnswered === flight.transmissions || this.clock.monotonic() < flight.leftLineAt) return;
+    this.retransmit(flight);
+    flight.nakAnswered = flight.transmissions;
   }
 
   // ---------------------------------------------------------------------------------------
   // Sending
 
+  /**
+   * Moves queued fragments into the window, one at a time as the line frees up: a frame is
+   * written only when the one before it is about to leave the line, so the ACK it carries is
+   * fresh and a bare ACK is needed only when there is no data to carry it.
+   */
   private pump(): void {
-    if (this.stateValue !== 'up' || this.inFlight !== undefined) return;
-    const fragment = this.queue.shift();
-    if (fragment === undefined) return;
-    if (this.nextSeq > LAST_SEQ) {
-      // Re-key before the sequence number (and so the IV) could repeat; the RPC layer re-sends.
-      this.linkDown('sequence numbers exhausted, re-keying');
-      return;
+    if (this.stateValue !== 'up') return;
+    const queued = this.queue.length;
+    while (this.inFlight.length < this.timings.window && this.queue.length > 0) {
+      if (this.nextSeq > LAST_SEQ) {
+        // Re-key before the sequence number (and so the IV) could repeat, once the window is
+        // empty; the RPC layer re-sends what is still queued.
+        if (this.inFlight.length === 0) this.linkDown('sequence numbers exhausted, re-keying');
+        return;
+      }
+      if (!this.lineFreeSoon()) {
+        this.serviceWhenLineFree();
+        break;
+      }
+      const fragment = this.queue.shift() as Fragment;
+      const flight: InFlight = { seq: this.nextSeq++, fragment, transmissions: 0, nakAnswered: 0, sentAt: 0, leftLineAt: 0 };
+      this.inFlight.push(flight);
+      this.transmitData(flight);
     }
-    this.inFlight = { seq: this.nextSeq++, fragment, attempts: 0, firstSentAt: this.clock.monotonic(), onWireUntil: 0, fastRetransmitted: false, timer: undefined };
-    this.transmitInFlight();
+    this.armRetransmit();
+    if (queued > 0 && this.queue.length === 0) for (const l of [...this.listeners.ready]) l();
   }
 
-  private transmitInFlight(): void {
-    const flight = this.inFlight;
-    if (flight === undefined || this.keys === undefined) return;
-    flight.attempts++;
-    if (flight.attempts > 1) this.counters.retransmissions++;
-    flight.fastRetransmitted = false;
+  /** Whether what this side has written is (nearly) off the line, so a new frame follows without a gap. */
+  private lineFreeSoon(): boolean {
+    return this.lineFreeAt - this.clock.monotonic() <= PACE_SLACK_BYTES * this.byteTimeMs + 0.001; // (float rounding)
+  }
+
+  /** Runs `pump` (and sends an ACK still owed) when the line is about to be free. */
+  private serviceWhenLineFree(): void {
+    if (this.lineTimer !== undefined) return;
+    const delay = this.lineFreeAt - PACE_SLACK_BYTES * this.byteTimeMs - this.clock.monotonic();
+    this.lineTimer = this.clock.setTimeout(() => {
+      this.lineTimer = undefined;
+      this.pump();
+      if (this.ackOwed) this.sendAck();
+    }, Math.max(0, delay));
+  }
+
+  /** Sends one DATA frame of the window (again); a sequence number always carries the same fragment. */
+  private transmitData(flight: InFlight): void {
+    if (this.keys === undefined) return;
+    flight.transmissions++;
+    if (flight.transmissions > 1) this.counters.retransmissions++;
     let flags = FRAME_FLAG.ENC | (flight.fragment.more ? FRAME_FLAG.MORE : 0);
     let ack = 0;
     if (this.ackOwed || this.lastDelivered > 0) {
@@ -596,29 +747,55 @@ export class LinkSession {
       ack = this.lastDelivered;
       this.ackOwed = false;
     }
-    this.sendSealed(FRAME_TYPE.DATA, flags, flight.seq, ack, flight.fragment.data);
-    const frameBytes = flight.fragment.data.length + 64;
-    flight.onWireUntil = this.clock.monotonic() + frameBytes * this.byteTimeMs;
-    flight.timer = this.clock.setTimeout(() => this.onRetransmitTimeout(), this.rto(flight.attempts, frameBytes));
+    const line = this.sendSealed(FRAME_TYPE.DATA, flags, flight.seq, ack, flight.fragment.data);
+    flight.sentAt = line.start;
+    flight.leftLineAt = line.end;
+  }
+
+  /**
+   * Sends a lost frame again: only that one to a version-2 peer, which kept the frames after
+   * it; the whole window from it on to a version-1 peer, which dropped them (go-back-N).
+   */
+  private retransmit(flight: InFlight): void {
+    const again = this.protocol >= 2 ? [flight] : this.inFlight.filter((f) => f.seq >= flight.seq);
+    for (const f of again) this.transmitData(f);
+    if (flight === this.inFlight[0]) {
+      this.clock.clearTimeout(this.retransmitTimer);
+      this.retransmitTimer = undefined;
+      this.armRetransmit();
+    }
+  }
+
+  /** One timer, for the oldest frame in flight: when it runs out, that frame goes again (with backoff). */
+  private armRetransmit(): void {
+    const oldest = this.inFlight[0];
+    if (oldest === undefined || this.retransmitTimer !== undefined) return;
+    const frameBytes = oldest.fragment.data.length + 64;
+    const delay = oldest.sentAt + this.rto(oldest.transmissions, frameBytes) - this.clock.monotonic();
+    this.retransmitTimer = this.clock.setTimeout(() => this.onRetransmitTimeout(), Math.max(0, delay));
   }
 
   private onRetransmitTimeout(): void {
-    const flight = this.inFlight;
-    if (flight === undefined) return;
-    if (flight.attempts >= this.timings.maxRetries) {
-      this.linkDown(`no acknowledgement after ${flight.attempts} attempts`);
+    this.retransmitTimer = undefined;
+    const oldest = this.inFlight[0];
+    if (oldest === undefined) return;
+    if (oldest.transmissions >= this.timings.maxRetries) {
+      this.linkDown(`no acknowledgement after ${oldest.transmissions} attempts`);
       return;
     }
-    this.transmitInFlight();
+    this.retransmit(oldest);
   }
 
-  /** RFC 6298 timeout, never below the time a frame and its ACK need on the wire; doubled per retry. */
+  /**
+   * RFC 6298 timeout, never below the time a frame and its ACK need on the wire, the ACK
+   * perhaps behind a longest frame on the peer's line; doubled per retry.
+   */
   private rto(attempt: number, frameBytes: number): number {
     const wire = (frameBytes + 64) * this.byteTimeMs;
     const base =
       this.srtt === undefined || this.rttvar === undefined
-        ? Math.max(this.timings.initialRtoMs, 2 * wire)
-        : Math.max(this.srtt + 4 * this.rttvar, 2 * wire + 20);
+        ? Math.max(this.timings.initialRtoMs, 2 * wire + MAX_FRAME_BYTES * this.byteTimeMs)
+        : Math.max(this.srtt + 4 * this.rttvar, 2 * wire + MAX_FRAME_BYTES * this.byteTimeMs + 20);
     const backoff = Math.min(this.timings.maxRtoMs, base * 2 ** (attempt - 1));
     return backoff * (1 + (this.randomUnit() * 0.4 - 0.2));
   }
@@ -646,14 +823,16 @@ export class LinkSession {
     this.sendSealed(type, FRAME_FLAG.ENC | FRAME_FLAG.ACK_VALID, seq, this.lastDelivered, new Uint8Array());
   }
 
-  private sendSealed(type: Frame['type'], flags: number, seq: number, ack: number, plaintext: Uint8Array): void {
-    if (this.keys === undefined || this.peerEpoch === null) return;
+  /** Seals and sends a session frame; returns when it goes onto the line and when it has left it. */
+  private sendSealed(type: Frame['type'], flags: number, seq: number, ack: number, plaintext: Uint8Array): { start: number; end: number } {
+    const now = this.clock.monotonic();
+    if (this.keys === undefined || this.peerEpoch === null) return { start: now, end: now };
     const header = { type, flags, srcEpoch: this.epoch, dstEpoch: this.peerEpoch, seq, ack };
     const headerBytes = encodeHeader(header, plaintext.length + TAG_SIZE);
     const payload = seal(this.keys.send, headerBytes, plaintext);
     this.sentTags.push(hex(lastBytes(payload, TAG_SIZE)));
     if (this.sentTags.length > SENT_TAGS_KEPT) this.sentTags.shift();
-    this.transmit({ ...header, payload });
+    return this.transmit({ ...header, payload });
   }
 
   private sendUnknownSession(frame: Frame): void {
@@ -666,20 +845,26 @@ export class LinkSession {
     this.transmit(this.controlFrame(header, concat(Uint8Array.of(LINK_ERROR.UNKNOWN_SESSION), lastBytes(frame.payload, TAG_SIZE))));
   }
 
-  private transmit(frame: Frame): void {
-    this.writeWire(encodeFrame(frame));
+  private transmit(frame: Frame): { start: number; end: number } {
+    return this.writeWire(encodeFrame(frame));
   }
 
-  private writeWire(wire: Uint8Array): void {
-    if (!this.port.isOpen) return;
+  /** Writes to the port; returns when the bytes go onto the line (after what is queued) and when they have left it. */
+  private writeWire(wire: Uint8Array): { start: number; end: number } {
+    const now = this.clock.monotonic();
+    const start = Math.max(now, this.lineFreeAt);
+    const line = { start, end: start + wire.length * this.byteTimeMs };
+    if (!this.port.isOpen) return line;
     try {
       this.port.write(wire);
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'link write failed');
-      return;
+      return line;
     }
+    this.lineFreeAt = line.end;
     this.counters.framesSent++;
     this.counters.bytesSent += wire.length;
+    return line;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -710,8 +895,10 @@ export class LinkSession {
     this.sentTags = [];
     this.nextSeq = 1;
     this.lastDelivered = 0;
-    this.inFlight = undefined;
+    this.inFlight = [];
     this.queue.length = 0;
+    this.outOfOrder.clear();
+    this.lastNak = undefined;
     this.reassembly = [];
     this.reassemblySize = 0;
     this.ackOwed = false;
@@ -721,7 +908,10 @@ export class LinkSession {
   }
 
   private clearSessionTimers(): void {
-    if (this.inFlight !== undefined) this.clock.clearTimeout(this.inFlight.timer);
+    this.clock.clearTimeout(this.retransmitTimer);
+    this.retransmitTimer = undefined;
+    this.clock.clearTimeout(this.lineTimer);
+    this.lineTimer = undefined;
     this.clock.clearTimeout(this.ackTimer);
     this.clock.clearTimeout(this.keepaliveTimer);
   }

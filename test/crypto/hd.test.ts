@@ -53,6 +53,20 @@ describe('BIP44 / BIP84 accounts of the standard test mnemonic', () => {
   }
 });
 
+describe('public keys of an account, asked again and again (chain nodes are kept)', () => {
+  it('gives each chain its own keys, the same on every call, for a public and a private account key alike', () => {
+    const spec = accountSpec(getNetwork('btc-main'), 'p2wpkh');
+    const imported = importAccountXpub(exportAccountXpub(seed, spec), spec);
+    const privateNode = deriveAccountKey(seed, spec);
+    const expected = (chain: 0 | 1, index: number): string => Buffer.from(imported.deriveChild(chain).deriveChild(index).publicKey as Uint8Array).toString('hex');
+    const asks: Array<[0 | 1, number]> = [[0, 5], [1, 5], [0, 5], [1, 7], [0, 7], [1, 5]];
+    for (const node of [imported, privateNode]) {
+      expect(asks.map(([chain, index]) => Buffer.from(derivePublicKey(node, chain, index)).toString('hex'))).toEqual(asks.map(([chain, index]) => expected(chain, index)));
+    }
+    privateNode.wipePrivateData();
+  });
+});
+
 describe('account xpub import checks', () => {
   const btc44 = accountSpec(NETWORKS['btc-main'], 'p2pkh');
   const btc84 = accountSpec(NETWORKS['btc-main'], 'p2wpkh');

@@ -7,6 +7,7 @@ import { NETWORKS } from '../../shared/crypto/networks.ts';
 import { oracleAccount, oracleAddresses } from '../oracle/bitcoinjs.ts';
 import { PlatformClient, deviceSignatureValid, nextNonce, type ServerMessage } from './client.ts';
 import { HotRig, type RigOptions } from './rig.ts';
+import { countCommits } from '../helpers/commits.ts';
 import {
   CHANNEL_ID,
   PAYEES,
@@ -49,6 +50,16 @@ function txRequest(userTxNo: string, amount = 150_000n, salt = 0): Record<string
     c_id: CHANNEL_ID,
     psbt: base64(psbt),
   };
+}
+
+/** Sends `texts` in one write on the socket (the device reads them in one turn); returns a reader of the acks and errs since, in order. */
+function inOneWrite(client: PlatformClient, texts: string[]): () => Array<[string, unknown]> {
+  const from = client.received.length;
+  const socket = (client.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+  socket.cork();
+  for (const t of texts) client.sendRaw(t);
+  socket.uncork();
+  return () => client.received.slice(from).filter((m) => m.msg === 'ack' || m.msg === 'err').map((m) => [m.msg, m.data.nonce]);
 }
 
 function expectErr(reply: ServerMessage, code: string, field?: string): void {
@@ -144,6 +155,36 @@ describe('host API: nonces', () => {
     expect((await again.auth()).msg).toBe('ack');
     expectErr(await again.sendText(replayable, second), API_ERROR.NONCE_STALE, 'data.nonce');
     expect((await again.op('device_status', {})).msg).toBe('ack');
+  });
+
+  it('5 operations in one burst are accepted in one durable commit, each acknowledged after it', async () => {
+    const r = await startRig();
+    const client = await r.client();
+    const commits = countCommits(r.hot.store);
+    const nonces = [1, 2, 3, 4, 5].map(() => nextNonce(PLATFORM.publicKey));
+    const replies = inOneWrite(client, nonces.map((n) => client.signedText('device_status', {}, n)));
+    await Promise.all(nonces.map((n) => client.next((m) => m.msg === 'ack' && m.data.nonce === n)));
+    expect(commits()).toBe(1);
+    expect(replies()).toEqual(nonces.map((n) => ['ack', n]));
+    expect(r.hot.store.get(nonceCollection, PLATFORM.publicKey)?.last).toBe(nonces[4]);
+  });
+
+  it('a replayed and a stale nonce inside a burst are refused alone; the others are accepted once', async () => {
+    const r = await startRig();
+    const client = await r.client();
+    const [a, b, c] = [nextNonce(PLATFORM.publicKey), nextNonce(PLATFORM.publicKey), nextNonce(PLATFORM.publicKey)];
+    const text = (n: number): string => client.signedText('device_status', {}, n);
+    const replies = inOneWrite(client, [text(a), text(c), text(c), text(b)]);
+    await client.next((m) => m.msg === 'err' && m.data.nonce === b);
+    await client.next((m) => m.msg === 'err' && m.data.nonce === c);
+    expect(replies()).toEqual([
+      ['ack', a],
+      ['ack', c],
+      ['err', c],
+      ['err', b],
+    ]);
+    expect(client.messages('err').map((m) => m.data.code)).toEqual([API_ERROR.NONCE_REPLAYED, API_ERROR.NONCE_STALE]);
+    expect(r.hot.store.get(nonceCollection, PLATFORM.publicKey)?.last).toBe(c);
   });
 
   it('an auth message replayed on another connection fails: the challenge differs', async () => {

@@ -1,6 +1,6 @@
 /**
  * The link's protocol efficiency, on the simulated clock (deterministic: no processing time, no
- * faults): what framing, COBS, sealing and stop-and-wait ARQ leave of the line rate. The
+ * faults): what framing, COBS, sealing and windowed ARQ leave of the line rate. The
  * measured goodput in real time, with the stores and a damaged line, is a bench figure
  * (`npm run bench`), not a test.
  */

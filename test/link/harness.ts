@@ -24,7 +24,7 @@ export function makeSession(
   port: Port,
   role: LinkRole,
   epoch: number,
-  options: { linkKey?: Uint8Array; seed?: string; timings?: Partial<LinkTimings> } = {},
+  options: { linkKey?: Uint8Array; seed?: string; timings?: Partial<LinkTimings>; protocol?: number } = {},
 ): LinkSession {
   return new LinkSession({
     port,
@@ -35,6 +35,7 @@ export function makeSession(
     epoch,
     baudRate: BAUD,
     timings: options.timings,
+    protocol: options.protocol,
   });
 }
 

@@ -126,6 +126,17 @@ describe('rpc: exactly once across reboots', () => {
     expect(cold.store.get(effects, 2)).toEqual({ count: 1 });
   });
 
+  it('450 requests of 1.9 KB queued at once (75 s of line time): none is sent again while it waits its turn', async () => {
+    const { clock, hot, cold } = pairOfNodes('backlog');
+    await until(clock, () => hot.session.isUp && cold.session.isUp);
+    const key = 'k'.repeat(1900); // (an LMDB key: at most 1978 bytes)
+    for (let i = 0; i < 450; i++) void hot.rpc.call('test.add', { key, amount: 1 });
+    await until(clock, () => hot.settled === 450, 600_000, 50);
+    expect(clock.monotonic()).toBeGreaterThan(65_000); // past two rounds of the 30-s resend
+    expect(cold.rpc.stats()).toMatchObject({ requestsApplied: 450, duplicatesReplayed: 0 });
+    expect(hot.rpc.stats().requestsSent).toBe(450);
+  });
+
   it('a link that stays down keeps requests in the outbox; they complete when it returns', async () => {
     const { clock, wire, hot, cold } = pairOfNodes();
     await until(clock, () => hot.session.isUp && cold.session.isUp);

@@ -397,6 +397,12 @@ export class ModemPool {
         return;
       } catch (error) {
         lastReason = error instanceof Error ? error.message : String(error);
+        if (!this.running) {
+          // Stopping cut the send short: the record stays `sending`, so the next start sends it
+          // again, flagged as possibly delivered (resumeInterrupted). Neither a failure nor a fault.
+          this.log.debug({ id: record.id, modem: modem.name, reason: lastReason }, 'send cut short by stopping');
+          return;
+        }
         this.penalise(slot);
         this.log.warn({ id: record.id, modem: modem.name, reason: lastReason }, 'send failed');
         if (!isTransientSendError(error)) {

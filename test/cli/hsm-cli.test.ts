@@ -172,7 +172,7 @@ describe('hsm CLI', () => {
   it('bench --only names an unknown section and runs nothing', async () => {
     const result = await hsm(['bench', '--only', 'libraries,nope']);
     expect(result.code).toBe(2);
-    expect(JSON.parse(result.stdout)).toEqual({ error: { code: 'BAD_OPTION', field: 'only', message: '--only: unknown section nope (libraries, process, emulated)' } });
+    expect(JSON.parse(result.stdout)).toEqual({ error: { code: 'BAD_OPTION', field: 'only', message: '--only: unknown section nope (libraries, withdrawals, process, emulated)' } });
   });
 
   it('bench --quick prints JSON figures with outputs asserted identical', async () => {

@@ -166,6 +166,20 @@ describe('ModemPool outbound', () => {
     expect(pool.enqueue(V_DEVICE, 'next')).toBe(2);
   });
 
+  it('stopped mid-send: the message is neither failed nor warned about; the next start sends it, flagged', async () => {
+    const { w, pool, sim1, dir, store } = await poolRig({ only: 'sim1' });
+    sim1.device.modem.setSendDelay(5_000);
+    const id = pool.enqueue(V_DEVICE, 'stopped mid-send');
+    await until(w.clock, () => sim1.device.modem.invocations('+CMGS') === 1);
+    await drive(w.clock, pool.stop());
+    expect(pool.message(id)?.state).toBe('sending');
+    await store.close();
+    opened.splice(opened.indexOf(store), 1);
+    const next = await poolRig({ w, dir, only: 'sim1' });
+    await until(w.clock, () => next.pool.message(id)?.state === 'sent');
+    expect(next.pool.message(id)).toMatchObject({ uncertain: true });
+  });
+
   it('checks the number and the text before storing anything', async () => {
     const { pool, store } = await poolRig();
     expectHsmError(() => pool.enqueue('+49 176', 'x'), 'PDU_BAD_ADDRESS', 'to');

@@ -149,10 +149,10 @@ describe('HSM-Cold crash safety', () => {
         forgeriesRefused = check.forgeriesRefused;
         start = Math.max(start, check.lastAt) + 60_000;
       }
-      // Fresh user_tx_nos keep approvals coming in every trial that lives long enough (how many
-      // a trial gets before its kill depends on when timers commit, so this is a floor, not a count).
-      expect(approvals.size).toBeGreaterThanOrEqual(TRIALS / LANES / 2);
       console.info(JSON.stringify({ lane: n, approvals: approvals.size, forgeriesRefused, kills: kills.map((k) => `${k.commit}/${k.point === 'before-commit' ? 'in' : 'after'}:${k.wrote.filter((w) => w.startsWith('cold.') || w.startsWith('audit:')).join('+')}`) }));
+      // Fresh user_tx_nos keep approvals coming, trial after trial (an operator reopens the
+      // window after each forgery, as the alert asks).
+      expect(approvals.size).toBeGreaterThan(TRIALS / LANES);
       return { kills, forgeriesRefused };
     };
     const lanes = await Promise.all(Array.from({ length: LANES }, (_, n) => lane(n)));
@@ -161,12 +161,7 @@ describe('HSM-Cold crash safety', () => {
     expect(lanes.reduce((sum, l) => sum + l.forgeriesRefused, 0)).toBeGreaterThan(0);
     // The kills landed where a torn approval would show: in approval commits, at both points.
     const inApproval = kills.filter((k) => k.wrote.includes('cold.approvals'));
-    // Which commit the N-th is depends on when timers commit, so at npm test's count a run may
-    // miss one of the two points; the soak's 100 kills must land on both.
-    expect(inApproval.length).toBeGreaterThan(0);
-    if (TRIALS >= 100) {
-      expect(inApproval.filter((k) => k.point === 'before-commit').length).toBeGreaterThan(0);
-      expect(inApproval.filter((k) => k.point === 'after-commit').length).toBeGreaterThan(0);
-    }
+    expect(inApproval.filter((k) => k.point === 'before-commit').length).toBeGreaterThan(0);
+    expect(inApproval.filter((k) => k.point === 'after-commit').length).toBeGreaterThan(0);
   }, 900_000);
 });

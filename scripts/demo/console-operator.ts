@@ -1,6 +1,7 @@
 /**
  * The demo's operator at a device console: the terminal end of the console's pty, opened with
- * the real serialport bindings, typed into as a person would (a line, Enter), read until the
+ * the real serialport bindings, or the console's Unix socket where there is no pty (no socat),
+ * as `hsm console` connects to it; typed into as a person would (a line, Enter), read until the
  * expected text shows. It logs in, turns 2FA on (reading the secret the console shows once, as
  * an authenticator app would) and answers the code a privileged command asks for, from the
  * world clock (the consoles' clock).
@@ -10,11 +11,36 @@
  *   await operator.privileged('channel open-window 60', () => rig.clock.now());
  * @module
  */
+import { statSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { generateSync } from 'otplib';
 import { HsmError } from '../../shared/errors.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 
 const WAIT_MS = 60_000;
+
+/** What the operator needs of a console line: a pty port or a socket. */
+type ConsoleLine = Pick<Port, 'write' | 'onData' | 'close'>;
+
+/** The console's Unix socket as a line (hw-profiles/sim/console-socket.ts). */
+function openSocketLine(path: string): Promise<ConsoleLine> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.on('error', () => socket.destroy());
+      resolve({
+        write: (data) => void socket.write(data),
+        onData: (listener) => {
+          socket.on('data', listener);
+          return () => socket.off('data', listener);
+        },
+        close: () => new Promise<void>((done) => socket.end(done)),
+      });
+    });
+  });
+}
 
 export class ConsoleOperator {
   private screen = '';
@@ -22,15 +48,16 @@ export class ConsoleOperator {
   private secret: string | undefined;
 
   private constructor(
-    private readonly port: Port,
+    private readonly line: ConsoleLine,
     private readonly prompt: RegExp,
   ) {
-    port.onData((chunk) => (this.screen += Buffer.from(chunk).toString('utf8').replace(/\r\n/g, '\n')));
+    line.onData((chunk) => (this.screen += Buffer.from(chunk).toString('utf8').replace(/\r\n/g, '\n')));
   }
 
-  /** Opens the console at `path` and logs in with `password`. */
+  /** Opens the console at `path` (a pty's terminal end or the console's socket) and logs in with `password`. */
   static async login(path: string, password: string, device: 'hsm-hot' | 'hsm-cold'): Promise<ConsoleOperator> {
-    const operator = new ConsoleOperator(await openSerialPort({ path, baudRate: 115_200 }), new RegExp(`${device}\\([^)]*\\)[>$] $`));
+    const line = statSync(path).isSocket() ? await openSocketLine(path) : await openSerialPort({ path, baudRate: 115_200 });
+    const operator = new ConsoleOperator(line, new RegExp(`${device}\\([^)]*\\)[>$] $`));
     operator.type('');
     await operator.waitFor(operator.prompt);
     operator.type('login');
@@ -65,7 +92,7 @@ export class ConsoleOperator {
 
   async close(): Promise<void> {
     this.type('logout');
-    await this.port.close();
+    await this.line.close();
   }
 
   private code(now: () => number): string {
@@ -74,7 +101,7 @@ export class ConsoleOperator {
   }
 
   private type(line: string): void {
-    this.port.write(Buffer.from(`${line}\r`, 'utf8'));
+    this.line.write(Buffer.from(`${line}\r`, 'utf8'));
   }
 
   /** Waits (in real time) until `pattern` shows after the last match; returns the text up to it. */

@@ -191,7 +191,7 @@ const STEPS: Step[] = [
       // app's user presses Create.
       const password = rig.ready.consolePassword;
       check(password !== null, 'the rig set no console password');
-      const operator = await ConsoleOperator.login(rig.ready.consoles.cold as string, password, 'hsm-cold');
+      const operator = await ConsoleOperator.login(rig.ready.consoles.cold ?? (rig.ready.consoleSockets.cold as string), password, 'hsm-cold');
       try {
         await operator.enableTotp(password, () => rig.clock.now());
         await rig.advance(30_000); // the next code is a fresh one

@@ -37,7 +37,7 @@ die() {
 }
 
 usage() {
-  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+  sed -n '2,/^[^#]/{/^#/{s/^# \{0,1\}//;p}}' "$0"
 }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }

@@ -97,7 +97,7 @@ describe('the compiled code (dist/)', () => {
     expect(trace.filter((t) => t.spawn !== undefined)).toEqual([]);
   });
 
-  it('hsm hot --profile sim starts the device with node alone: no tsx, no esbuild, no TypeScript', async () => {
+  it.skipIf(!socat.available)('hsm hot --profile sim starts the device with node alone: no tsx, no esbuild, no TypeScript (its simulated hardware is on socat ptys)', async () => {
     const stateDir = tempDir('hsm-compiled-hot-');
     const { code, output, trace } = await tracedHsm(['hot', '--profile', 'sim', '--state-dir', stateDir], (line) => line.includes('"device started"'));
     expect(output).toContain('"device started"');

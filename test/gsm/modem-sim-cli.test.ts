@@ -52,7 +52,7 @@ describe('hsm modem-sim', () => {
     expect(existsSync(join(dir, 'm'))).toBe(false);
   }, 120_000);
 
-  it('announces itself, answers control lines, and removes its pty on SIGTERM', async () => {
+  it.skipIf(!socat.available)('announces itself, answers control lines, and removes its pty on SIGTERM (needs socat)', async () => {
     const dir = tempDir();
     const pty = join(dir, 'modem');
     const sim = startModemSim(['--pty', pty, '--msisdn', '+4917000000001', '--profile', 'ec25', '--state-dir', join(dir, 'sims')]);

@@ -44,7 +44,13 @@ export function startModemSim(args: string[]): ModemSimProcess {
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   createInterface({ input: child.stdout }).on('line', (text) => {
-    const parsed = JSON.parse(text) as JsonLine;
+    let parsed: JsonLine;
+    try {
+      parsed = JSON.parse(text) as JsonLine;
+    } catch {
+      // Not an event line (an error printed as indented JSON spans lines): kept, never thrown here.
+      parsed = { event: 'unparsed', text } as JsonLine;
+    }
     lines.push(parsed);
     for (const waiter of [...waiters]) {
       if (waiter.predicate(parsed)) {

@@ -12,35 +12,12 @@
  * @module
  */
 import { statSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { generateSync } from 'otplib';
 import { HsmError } from '../../shared/errors.ts';
+import { connectConsoleSocket } from '../../hw-profiles/sim/console-socket.ts';
 import { openSerialPort, type Port } from '../../shared/port.ts';
 
 const WAIT_MS = 60_000;
-
-/** What the operator needs of a console line: a pty port or a socket. */
-type ConsoleLine = Pick<Port, 'write' | 'onData' | 'close'>;
-
-/** The console's Unix socket as a line (hw-profiles/sim/console-socket.ts). */
-function openSocketLine(path: string): Promise<ConsoleLine> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      socket.on('error', () => socket.destroy());
-      resolve({
-        write: (data) => void socket.write(data),
-        onData: (listener) => {
-          socket.on('data', listener);
-          return () => socket.off('data', listener);
-        },
-        close: () => new Promise<void>((done) => socket.end(done)),
-      });
-    });
-  });
-}
 
 export class ConsoleOperator {
   private screen = '';
@@ -48,7 +25,7 @@ export class ConsoleOperator {
   private secret: string | undefined;
 
   private constructor(
-    private readonly line: ConsoleLine,
+    private readonly line: Port,
     private readonly prompt: RegExp,
   ) {
     line.onData((chunk) => (this.screen += Buffer.from(chunk).toString('utf8').replace(/\r\n/g, '\n')));
@@ -56,7 +33,7 @@ export class ConsoleOperator {
 
   /** Opens the console at `path` (a pty's terminal end or the console's socket) and logs in with `password`. */
   static async login(path: string, password: string, device: 'hsm-hot' | 'hsm-cold'): Promise<ConsoleOperator> {
-    const line = statSync(path).isSocket() ? await openSocketLine(path) : await openSerialPort({ path, baudRate: 115_200 });
+    const line = statSync(path).isSocket() ? await connectConsoleSocket(path) : await openSerialPort({ path, baudRate: 115_200 });
     const operator = new ConsoleOperator(line, new RegExp(`${device}\\([^)]*\\)[>$] $`));
     operator.type('');
     await operator.waitFor(operator.prompt);

@@ -15,6 +15,7 @@ import { identityPublicKey } from '../../shared/store/identity.ts';
 import type { KdfCost } from '../../shared/store/vault.ts';
 import { ColdDevice } from '../../hsm-cold/main.ts';
 import { HsmHot } from '../../hsm-hot/main.ts';
+import type { ProvisioningInput } from '../../hsm-hot/provisioning.ts';
 import { coldView, hotView, type DeviceView } from './dashboard/device-view.ts';
 import type { SimStore } from './gsm/emulated-modem.ts';
 import { EmulatedModemDevice } from './gsm/modem-device.ts';
@@ -22,6 +23,27 @@ import type { SimCard, SimulatedGsmNetwork } from './gsm/network.ts';
 import { VirtualSerialPair } from './uart/virtual-pair.ts';
 import { LINK_BAUD_RATE, PLATFORM_KEY_SCOPES, coldConfig, hotConfig } from './world-config.ts';
 import type { WorldKeys } from './world-keys.ts';
+
+
+/**
+ * HSM-Hot's provisioning in the simulated world: the world's PIN, mnemonic and platform key,
+ * paired with `cold` by a pairing file, as an operator does at install (the rig and the bench).
+ */
+export function worldHotProvisioning(keys: WorldKeys, cold: ColdDevice, random: SeededRandom): ProvisioningInput {
+  return {
+    pin: keys.hotPin,
+    mnemonic: { restore: keys.hotMnemonic },
+    platformKeys: [{ key: keys.platformPublicKey, scopes: [...PLATFORM_KEY_SCOPES], label: 'platform' }],
+    pairing: {
+      method: 'file',
+      file: async (hotIdentity) => {
+        const file = createPairingFile(hotIdentity, identityPublicKey(cold.store) as string, random);
+        await cold.importPairing(file);
+        return file;
+      },
+    },
+  };
+}
 
 export interface DevicesContext {
   clock: SimulatedClock;
@@ -175,19 +197,7 @@ export class InProcessDevices implements RigDevices {
       log: log.child({ device: 'hsm-hot' }),
     });
     if (this.hot.state === 'uninitialised') {
-      const result = await this.hot.provision({
-        pin: keys.hotPin,
-        mnemonic: { restore: keys.hotMnemonic },
-        platformKeys: [{ key: keys.platformPublicKey, scopes: [...PLATFORM_KEY_SCOPES], label: 'platform' }],
-        pairing: {
-          method: 'file',
-          file: async (hotIdentity) => {
-            const file = createPairingFile(hotIdentity, this.coldIdentity, random.fork('pairing'));
-            await this.cold.importPairing(file);
-            return file;
-          },
-        },
-      });
+      const result = await this.hot.provision(worldHotProvisioning(keys, this.cold, random.fork('pairing')));
       if (!result.paired) throw new Error(`pairing failed: ${result.pairingError?.message ?? 'unknown'}`);
     } else {
       await this.hot.unlock(keys.hotPin);

@@ -19,13 +19,14 @@ import type { ColdConfigInput } from '../../hsm-cold/config.ts';
 import { API_VERSION, authSigningString, operationSigningString } from '../../hsm-hot/api-wire.ts';
 import type { HotConfigInput } from '../../hsm-hot/config.ts';
 import { HsmHot } from '../../hsm-hot/main.ts';
+import { worldHotProvisioning } from '../../hw-profiles/sim/devices.ts';
 import { EmulatedModemDevice } from '../../hw-profiles/sim/gsm/modem-device.ts';
 import { SimulatedGsmNetwork, defaultCarriers } from '../../hw-profiles/sim/gsm/network.ts';
 import { SimulatedChain } from '../../hw-profiles/sim/host/chain.ts';
 import { WatchWallet } from '../../hw-profiles/sim/host/watch-wallet.ts';
 import { VDevice } from '../../hw-profiles/sim/phone/v-device.ts';
 import { VirtualSerialPair } from '../../hw-profiles/sim/uart/virtual-pair.ts';
-import { APP_SETTINGS, APP_VWEB_TOKEN, PLATFORM_KEY_SCOPES, WORLD_TIME_ZONE, coldConfig, hotConfig } from '../../hw-profiles/sim/world-config.ts';
+import { APP_SETTINGS, APP_VWEB_TOKEN, WORLD_TIME_ZONE, coldConfig, hotConfig } from '../../hw-profiles/sim/world-config.ts';
 import { WORLD_COUNTRY_CODE, WORLD_NUMBERS, worldKeys } from '../../hw-profiles/sim/world-keys.ts';
 import { encodeBase58Address } from '../../shared/crypto/address.ts';
 import { CHAIN } from '../../shared/crypto/hd.ts';
@@ -33,9 +34,7 @@ import { signMessage } from '../../shared/crypto/message-signature.ts';
 import { NETWORKS, getNetwork, type AddressType } from '../../shared/crypto/networks.ts';
 import { formatOuts, requestString } from '../../shared/crypto/request-string.ts';
 import { Modem } from '../../shared/gsm/modem.ts';
-import { createPairingFile } from '../../shared/link/pairing.ts';
 import { SeededRandom } from '../../shared/random.ts';
-import { identityPublicKey } from '../../shared/store/identity.ts';
 import { WarpClock } from './warp-clock.ts';
 import { WireTally } from './wire-tally.ts';
 
@@ -222,19 +221,7 @@ export class PairWorld {
       kdf: KDF,
     });
     this.stops.push(() => this.hot.stop());
-    const provisioned = await this.hot.provision({
-      pin: keys.hotPin,
-      mnemonic: { restore: keys.hotMnemonic },
-      platformKeys: [{ key: keys.platformPublicKey, scopes: [...PLATFORM_KEY_SCOPES], label: 'platform' }],
-      pairing: {
-        method: 'file',
-        file: async (hotIdentity) => {
-          const file = createPairingFile(hotIdentity, identityPublicKey(cold.store) as string, this.random.fork('pairing'));
-          await cold.importPairing(file);
-          return file;
-        },
-      },
-    });
+    const provisioned = await this.hot.provision(worldHotProvisioning(keys, cold, this.random.fork('pairing')));
     if (!provisioned.paired) throw new Error(`bench world: pairing failed: ${provisioned.pairingError?.message ?? 'unknown'}`);
     await this.until(() => this.hot.state === 'running' && this.hot.linkUp, 'the link to come up');
     await this.until(() => cold.snapshot.matches({ running: { modems: 'usable' } }), "HSM-Cold's modems");
